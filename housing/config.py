@@ -1,0 +1,457 @@
+"""One typed configuration object for the whole product.
+
+Everything a user tunes lives in ``configuration.yaml``. It is validated on load so that a typo
+fails loudly with the key's dotted path instead of silently falling back to a default, and any
+value can be overridden by an environment variable ``HOUSING_<SECTION>__<KEY>[__<SUBKEY>...]``
+(nesting separated by a double underscore), which is how containers and CI inject settings.
+
+Relative paths (and relative ``sqlite:///`` URLs) are resolved against the directory of the
+configuration file, so commands behave the same from any working directory.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+
+ENV_PREFIX = "HOUSING_"
+ENV_NESTING = "__"
+CONFIG_ENV = "HOUSING_CONFIG"
+DEFAULT_CONFIG_NAME = "configuration.yaml"
+# Environment variables with the prefix that are not configuration overrides.
+RESERVED_ENV = {"HOUSING_CONFIG", "HOUSING_FEEDBACK_TOKEN", "HOUSING_ADMIN_TOKEN"}
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that cannot be used; the message names the key."""
+
+
+def _base_dir(info: ValidationInfo) -> Path:
+    context = info.context or {}
+    return Path(context.get("base_dir", Path.cwd()))
+
+
+def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (_base_dir(info) / path).resolve()
+
+
+def _resolve_sqlite_url(value: str, info: ValidationInfo) -> str:
+    """Make ``sqlite:///relative.db`` absolute; leave other URLs (postgresql, http, ...) alone."""
+    prefixes = ("sqlite:///", "sqlite+pysqlite:///")
+    for prefix in prefixes:
+        if value.startswith(prefix):
+            rest = value[len(prefix) :]
+            if rest and not rest.startswith("/") and not rest.startswith(":memory:"):
+                return prefix + str((_base_dir(info) / rest).resolve())
+    return value
+
+
+ProjectPath = Annotated[Path, AfterValidator(_resolve_path)]
+DatabaseUrl = Annotated[str, Field(min_length=1), AfterValidator(_resolve_sqlite_url)]
+Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class Section(BaseModel):
+    """Base of every section: unknown keys are errors, values are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ----------------------------------------------------------------------------- dataset
+
+
+class FeatureSpec(Section):
+    """One input column of a house record: its type, unit and what values are plausible."""
+
+    type: Literal["float", "int", "category"]
+    description: str = ""
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    categories: list[str] | None = None
+    nullable: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeatureSpec:
+        if self.type == "category":
+            if not self.categories:
+                raise ValueError("a category feature needs a non-empty 'categories' list")
+            if self.min is not None or self.max is not None:
+                raise ValueError("a category feature cannot have 'min'/'max'")
+        elif self.categories is not None:
+            raise ValueError("only category features can have 'categories'")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"'min' ({self.min}) is greater than 'max' ({self.max})")
+        return self
+
+
+class DatasetConfig(Section):
+    name: str = Field(min_length=1)
+    path: ProjectPath
+    sha256: str | None = Field(
+        default=None, description="expected checksum of the file; checked before training"
+    )
+    target: str = Field(min_length=1)
+    target_unit: str = "USD"
+    target_min: float = Field(description="smallest plausible target value")
+    target_max: float = Field(description="largest plausible target value")
+    features: dict[str, FeatureSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _target_not_a_feature(self) -> DatasetConfig:
+        if self.target in self.features:
+            raise ValueError(f"the target '{self.target}' cannot also be a feature")
+        if self.target_min >= self.target_max:
+            raise ValueError("'target_min' must be smaller than 'target_max'")
+        return self
+
+
+class StratifyConfig(Section):
+    column: str
+    bins: list[float] = Field(min_length=3, description="bin edges; use .inf for open ends")
+
+    @model_validator(mode="after")
+    def _increasing(self) -> StratifyConfig:
+        if any(b <= a for a, b in zip(self.bins, self.bins[1:], strict=False)):
+            raise ValueError("'bins' must be strictly increasing")
+        return self
+
+
+class SplitConfig(Section):
+    holdout_fraction: Fraction = 0.2
+    calibration_fraction: Fraction = Field(
+        default=0.2, description="share of the training part kept aside to calibrate intervals"
+    )
+    seed: int = 42
+    cv_folds: int = Field(default=5, ge=2)
+    stratify: StratifyConfig | None = None
+
+
+class RatioFeature(Section):
+    name: str
+    numerator: str
+    denominator: str
+
+
+class RotatedCoordinates(Section):
+    longitude: str
+    latitude: str
+    angles_deg: list[float] = Field(min_length=1)
+
+
+class FeatureEngineeringConfig(Section):
+    ratios: list[RatioFeature] = []
+    rotated_coordinates: RotatedCoordinates | None = None
+
+
+class ModelConfig(Section):
+    estimator: Literal["hist_gradient_boosting", "random_forest", "ridge"] = (
+        "hist_gradient_boosting"
+    )
+    params: dict[str, Any] = {}
+    log_target: bool = Field(default=True, description="fit on log(price); prices are skewed")
+
+
+class IntervalConfig(Section):
+    coverage: Fraction = 0.9
+
+
+class PromotionConfig(Section):
+    metric: Literal["rmse", "mae"] = "rmse"
+    tolerance: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="relative slack: promote when challenger <= champion * (1 + tolerance)",
+    )
+
+
+class MlflowConfig(Section):
+    tracking_uri: DatabaseUrl
+    artifact_location: ProjectPath | None = Field(
+        default=None, description="where runs store artifacts when the tracking URI is local"
+    )
+    experiment: str = Field(min_length=1)
+    registered_model: str = Field(min_length=1)
+    champion_alias: str = "champion"
+    monitoring_experiment: str = Field(min_length=1)
+
+
+class BentoMLConfig(Section):
+    home: ProjectPath
+    model_name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    bento_name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+# ----------------------------------------------------------------------------- storage
+
+
+class StorageConfig(Section):
+    url: DatabaseUrl
+    flush_interval_s: PositiveFloat = 0.5
+    flush_max_rows: PositiveInt = 500
+    spool_dir: ProjectPath
+    sqlite_busy_timeout_ms: PositiveInt = 5000
+    retry_interval_s: PositiveFloat = 2.0
+
+
+# ----------------------------------------------------------------------------- service
+
+
+class FeedbackConfig(Section):
+    enabled: bool = True
+    allow_unauthenticated: bool = Field(
+        default=False, description="local development only: accept feedback without a token"
+    )
+    token_env: str = "HOUSING_FEEDBACK_TOKEN"
+    plausible_min: PositiveFloat
+    plausible_max: PositiveFloat
+    max_items_per_request: PositiveInt = 1000
+
+
+class ServiceConfig(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=1, le=65535)
+    grpc_port: int = Field(default=3001, ge=1, le=65535)
+    workers: PositiveInt = 1
+    numeric_threads: PositiveInt = Field(
+        default=1, description="OpenMP/BLAS threads per worker; workers x threads <= cores"
+    )
+    max_batch_size: PositiveInt = 1000
+    max_latency_ms: PositiveInt = 500
+    max_records_per_request: PositiveInt = 1000
+    max_body_bytes: PositiveInt = 2_000_000
+    request_timeout_s: PositiveFloat = 30.0
+    model_poll_interval_s: PositiveFloat = 5.0
+    access_log: bool = False
+    feedback: FeedbackConfig
+
+
+# ----------------------------------------------------------------------------- monitoring
+
+
+class DriftConfig(Section):
+    num_method: str = "wasserstein"
+    num_threshold: PositiveFloat = 0.1
+    cat_method: str = "jensenshannon"
+    cat_threshold: PositiveFloat = 0.1
+    share_threshold: Fraction = 0.3
+    include_prediction: bool = True
+
+
+class PerformanceConfig(Section):
+    min_labels: PositiveInt = 200
+    rmse_margin: float = Field(
+        default=0.15, ge=0.0, description="degraded when live RMSE > holdout RMSE * (1 + margin)"
+    )
+    coverage_floor: Fraction = 0.8
+
+
+class WindowConfig(Section):
+    last_n: PositiveInt | None = 5000
+    since_hours: PositiveFloat | None = None
+
+
+class ScheduleConfig(Section):
+    interval_minutes: PositiveFloat | None = 60.0
+    cron: str | None = None
+    retrain_on_alert: bool = True
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> ScheduleConfig:
+        if (self.interval_minutes is None) == (self.cron is None):
+            raise ValueError("set exactly one of 'interval_minutes' and 'cron'")
+        return self
+
+
+class MonitoringConfig(Section):
+    reports_dir: ProjectPath
+    workspace_dir: ProjectPath
+    window: WindowConfig = WindowConfig()
+    max_rows: PositiveInt = Field(
+        default=50_000, description="larger windows are sampled (seeded) down to this many rows"
+    )
+    reference_rows: PositiveInt = Field(
+        default=5000, description="rows of the training reference stored with each model"
+    )
+    seed: int = 42
+    drift: DriftConfig = DriftConfig()
+    performance: PerformanceConfig = PerformanceConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+
+
+class RetrainConfig(Section):
+    feedback_window_days: PositiveFloat = 30.0
+    feedback_weight: PositiveFloat = Field(
+        default=2.0, description="sample weight of a production row relative to a base row"
+    )
+    recent_fraction: Fraction = Field(
+        default=0.3, description="share of labelled production rows held back for evaluation"
+    )
+    min_labels: PositiveInt = 100
+    build_bento: bool = True
+
+
+# ----------------------------------------------------------------------------- root
+
+
+class Settings(Section):
+    """The whole configuration; ``source`` is the file it came from (not a YAML key)."""
+
+    dataset: DatasetConfig
+    split: SplitConfig
+    feature_engineering: FeatureEngineeringConfig = FeatureEngineeringConfig()
+    model: ModelConfig
+    intervals: IntervalConfig = IntervalConfig()
+    promotion: PromotionConfig = PromotionConfig()
+    mlflow: MlflowConfig
+    bentoml: BentoMLConfig
+    storage: StorageConfig
+    service: ServiceConfig
+    monitoring: MonitoringConfig
+    retrain: RetrainConfig = RetrainConfig()
+    source: Path = Field(default=Path(DEFAULT_CONFIG_NAME), exclude=True)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Settings:
+        features = self.dataset.features
+        if self.split.stratify and self.split.stratify.column not in features:
+            raise ValueError(
+                f"split.stratify.column '{self.split.stratify.column}' is not a dataset feature"
+            )
+        for ratio in self.feature_engineering.ratios:
+            for column in (ratio.numerator, ratio.denominator):
+                if column not in features:
+                    raise ValueError(
+                        f"feature_engineering ratio '{ratio.name}' uses unknown feature '{column}'"
+                    )
+        rot = self.feature_engineering.rotated_coordinates
+        if rot:
+            for column in (rot.longitude, rot.latitude):
+                if column not in features:
+                    raise ValueError(f"rotated_coordinates uses unknown feature '{column}'")
+        return self
+
+    @property
+    def root(self) -> Path:
+        """Directory of the configuration file: the anchor of every relative path."""
+        return self.source.parent
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.dataset.features)
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def _format_location(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "<root>"
+
+
+def _format_errors(error: ValidationError, source: Path) -> str:
+    lines = []
+    for item in error.errors():
+        key = _format_location(item["loc"])
+        if item["type"] == "extra_forbidden":
+            reason = "unknown key"
+        elif item["type"] == "missing":
+            reason = "missing key"
+        else:
+            reason = item["msg"]
+        lines.append(f"{key}: {reason}")
+    return f"invalid configuration {source}: " + "; ".join(lines)
+
+
+def _find_key(mapping: Mapping[str, Any], wanted: str) -> str | None:
+    """Environment variable names are upper case; YAML keys may be any case."""
+    for key in mapping:
+        if str(key).lower() == wanted.lower():
+            return str(key)
+    return None
+
+
+def apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """Return a copy of ``raw`` with ``HOUSING_A__B=value`` applied as ``raw[a][b] = value``.
+
+    Values are parsed as YAML scalars so ``true``, ``3`` and ``[a, b]`` get their types. A
+    variable that names no existing section is an error, so a misspelt override is not ignored.
+    """
+    result: dict[str, Any] = yaml.safe_load(yaml.safe_dump(raw)) or {}
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
+            continue
+        path = name[len(ENV_PREFIX) :].split(ENV_NESTING)
+        if len(path) < 2 or not all(path):
+            continue
+        node: dict[str, Any] = result
+        for depth, part in enumerate(path):
+            key = _find_key(node, part)
+            last = depth == len(path) - 1
+            if key is None:
+                if depth == 0:
+                    raise ConfigError(f"{name}: unknown configuration section '{part.lower()}'")
+                key = part.lower()
+            if last:
+                node[key] = yaml.safe_load(environ[name]) if environ[name] != "" else None
+            else:
+                child = node.get(key)
+                if child is None:
+                    child = {}
+                    node[key] = child
+                if not isinstance(child, dict):
+                    dotted = ".".join(path[: depth + 1]).lower()
+                    raise ConfigError(f"{name}: '{dotted}' is a value, not a section")
+                node = child
+    return result
+
+
+def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    return Path(environ.get(CONFIG_ENV) or DEFAULT_CONFIG_NAME)
+
+
+def load_config(
+    path: Path | str | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read, override from the environment and validate; raise ConfigError naming the key."""
+    environ = os.environ if environ is None else environ
+    source = Path(path) if path else default_config_path(environ)
+    source = source.expanduser().resolve()
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {source}: {exc.strerror or exc}") from exc
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"configuration {source} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"configuration {source} must be a mapping of sections")
+    raw = apply_env_overrides(raw, environ)
+    raw["source"] = source
+    try:
+        return Settings.model_validate(raw, context={"base_dir": source.parent})
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source)) from None
+
+
+def is_finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)

@@ -1,0 +1,63 @@
+"""Table definitions of the prediction log, shared by the service, monitor and retraining.
+
+One SQLAlchemy Core metadata serves SQLite and PostgreSQL alike; only the URL changes.
+Feature values are stored as a JSON document per prediction so that the log survives a change of
+the feature schema (old rows keep the fields they were scored with).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("prediction_id", String(36), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("model_version", String(32), nullable=False),
+    Column("bento_tag", String(128), nullable=False),
+    Column("protocol", String(8), nullable=False, default="http"),
+    Column("features", JSON, nullable=False),
+    Column("price", Float, nullable=False),
+    Column("price_low", Float, nullable=False),
+    Column("price_high", Float, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Index("ix_predictions_created_at", "created_at"),
+    Index("ix_predictions_model_version", "model_version"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column(
+        "prediction_id",
+        String(36),
+        ForeignKey("predictions.prediction_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("actual_price", Float, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("ix_feedback_received_at", "received_at"),
+)
+
+schema_info = Table(
+    "schema_info",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+)
