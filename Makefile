@@ -1,0 +1,51 @@
+# The obvious targets. `make serve` and `make test` are the two README commands: each installs
+# what it needs first, so they work on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+VENV := .venv
+HOUSING := $(VENV)/bin/housing
+
+.PHONY: help uv install serve train test test-unit lint format bench clean reset
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+uv: ## Install uv if the machine has none
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
+		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+
+install: uv ## Create .venv from the lock file (reproducible)
+	$(UV) sync --frozen
+
+serve: install ## Train if there is no champion yet, then serve on 127.0.0.1:3000
+	$(HOUSING) serve
+
+train: install ## Train a challenger and promote it if it beats the champion
+	$(HOUSING) train
+
+test: install ## Lint and run the whole test suite (installs PostgreSQL/Chromium when root)
+	bash scripts/test.sh
+
+test-unit: install ## Only the fast unit tests
+	$(VENV)/bin/pytest tests/unit
+
+lint: install ## ruff check + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install ## Apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: install ## Serving benchmark (writes benchmarks/results/, see docs/benchmarks.md)
+	$(VENV)/bin/python -m benchmarks.serving
+
+clean: ## Remove caches (keeps models and logs)
+	rm -rf .pytest_cache .ruff_cache build dist
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+reset: ## Remove ALL local state: models, MLflow runs, prediction log, reports
+	rm -rf var/
