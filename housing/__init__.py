@@ -1,1 +1,1 @@
-"""Shared core of the housing-price service: configuration, record schema, model artifact, registry."""
+"""Shared core: configuration, record schema, model artifact, registry, log store."""

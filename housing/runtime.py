@@ -8,6 +8,7 @@ they import either. Thread caps are set here for the same reason: OpenMP/BLAS re
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from housing.config import Settings
 
@@ -21,7 +22,7 @@ def prepare_process(settings: Settings, *, numeric_threads: int | None = None) -
     os.environ["MLFLOW_TRACKING_URI"] = settings.mlflow.tracking_uri
     if settings.mlflow.tracking_uri.startswith("sqlite:///"):
         db_path = settings.mlflow.tracking_uri.split(":///", 1)[1]
-        os.makedirs(os.path.dirname(db_path) or ".", exist_ok=True)
+        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     if numeric_threads is not None:
         for name in _THREAD_VARIABLES:
             os.environ[name] = str(numeric_threads)

@@ -61,7 +61,7 @@ def test_inconsistent_feature_spec_is_rejected(tmp_path: Path) -> None:
 
 def test_cross_reference_to_unknown_feature_is_rejected(tmp_path: Path) -> None:
     path = _write_config(tmp_path, lambda raw: raw["split"]["stratify"].update(column="income"))
-    with pytest.raises(ConfigError, match="stratify.column 'income'"):
+    with pytest.raises(ConfigError, match=r"stratify\.column 'income'"):
         load_config(path, environ={})
 
 
