@@ -247,13 +247,30 @@ class ServiceConfig(Section):
 # ----------------------------------------------------------------------------- monitoring
 
 
+# Evidently drift methods by how their score reads: a p-value drifts when it is BELOW the
+# threshold, a distance when it is AT OR ABOVE it. Fixing the method here (instead of Evidently's
+# sample-size rule) keeps the meaning of a score stable from one run to the next.
+P_VALUE_DRIFT_METHODS = ("ks", "chisquare", "z", "t_test", "mannw", "anderson", "cramer_von_mises")
+DISTANCE_DRIFT_METHODS = ("wasserstein", "jensenshannon", "psi", "kl_div", "hellinger", "TVD", "ed")
+NumericDriftMethod = Literal[
+    "wasserstein", "psi", "kl_div", "hellinger", "ed", "ks", "t_test", "mannw", "anderson",
+    "cramer_von_mises",
+]  # fmt: skip
+CategoryDriftMethod = Literal[
+    "jensenshannon", "psi", "kl_div", "hellinger", "TVD", "chisquare", "z"
+]
+
+
 class DriftConfig(Section):
-    num_method: str = "wasserstein"
+    num_method: NumericDriftMethod = "wasserstein"
     num_threshold: PositiveFloat = 0.1
-    cat_method: str = "jensenshannon"
+    cat_method: CategoryDriftMethod = "jensenshannon"
     cat_threshold: PositiveFloat = 0.1
     share_threshold: Fraction = 0.3
     include_prediction: bool = True
+    min_rows: PositiveInt = Field(
+        default=100, description="fewer rows in the window than this: drift is not judged"
+    )
 
 
 class PerformanceConfig(Section):
@@ -306,6 +323,13 @@ class RetrainConfig(Section):
         default=0.3, description="share of labelled production rows held back for evaluation"
     )
     min_labels: PositiveInt = 100
+    holdout_tolerance: float = Field(
+        default=0.1,
+        ge=0.0,
+        lt=1.0,
+        description="a challenger may be this much (relative) worse on the old holdout, since "
+        "the market it describes may have moved; it must still win on recent labelled data",
+    )
     build_bento: bool = True
 
 

@@ -55,6 +55,27 @@ feedback = Table(
     Index("ix_feedback_received_at", "received_at"),
 )
 
+# One row per monitor run, so every replica (and CI) sees the latest verdict without files.
+monitoring_runs = Table(
+    "monitoring_runs",
+    metadata,
+    Column("run_id", String(36), primary_key=True),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("model_version", String(32), nullable=True),
+    Column("window_start", DateTime(timezone=True), nullable=True),
+    Column("window_end", DateTime(timezone=True), nullable=True),
+    Column("rows", Integer, nullable=False),
+    Column("labelled", Integer, nullable=False),
+    Column("drift_share", Float, nullable=True),
+    Column("prediction_drift", Float, nullable=True),
+    Column("rmse", Float, nullable=True),
+    Column("coverage", Float, nullable=True),
+    Column("verdict", String(32), nullable=False),
+    Column("exit_code", Integer, nullable=False),
+    Column("summary", JSON, nullable=False),
+    Index("ix_monitoring_runs_finished_at", "finished_at"),
+)
+
 schema_info = Table(
     "schema_info",
     metadata,
