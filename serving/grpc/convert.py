@@ -1,0 +1,99 @@
+"""Translate between the typed proto messages and the plain records the HTTP path validates.
+
+gRPC requests are turned into exactly the dictionaries an HTTP JSON body would hold, so the
+same validator decides on both protocols: a field the proto leaves unset is an absent key (a
+missing feature, reported as such), never a silent zero. Nothing here judges values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from housing.config import FeatureSpec
+from serving.grpc.generated import housing_pb2 as pb
+
+_CALIFORNIA_FIELDS = tuple(field.name for field in pb.CaliforniaHouse.DESCRIPTOR.fields)
+
+
+def feature_value(value: pb.FeatureValue) -> float | str | None:
+    """A map value as JSON would carry it; no kind set means null, as documented in the proto."""
+    kind = value.WhichOneof("kind")
+    if kind == "number":
+        return value.number
+    if kind == "category":
+        return value.category
+    return None
+
+
+def house_record(house: pb.House, nullable: Collection[str]) -> dict[str, Any]:
+    """One house as an HTTP record. A typed California record cannot spell null, so its unset
+    nullable fields are sent as null (the only way to say "unknown" there)."""
+    kind = house.WhichOneof("record")
+    if kind == "california":
+        message = house.california
+        record: dict[str, Any] = {
+            name: getattr(message, name) for name in _CALIFORNIA_FIELDS if message.HasField(name)
+        }
+        for name in nullable:
+            if name in _CALIFORNIA_FIELDS:
+                record.setdefault(name, None)
+        return record
+    if kind == "features":
+        return {name: feature_value(value) for name, value in house.features.values.items()}
+    return {}
+
+
+def house_records(houses: Iterable[pb.House], nullable: Collection[str]) -> list[dict[str, Any]]:
+    return [house_record(house, nullable) for house in houses]
+
+
+def feedback_items(items: Iterable[pb.FeedbackItem]) -> list[dict[str, Any]]:
+    """Feedback items as HTTP items; an unset price is an absent key (reported as missing)."""
+    result = []
+    for item in items:
+        record: dict[str, Any] = {"prediction_id": item.prediction_id}
+        if item.HasField("actual_price"):
+            record["actual_price"] = item.actual_price
+        result.append(record)
+    return result
+
+
+def price_estimate(result: Mapping[str, Any]) -> pb.PriceEstimate:
+    return pb.PriceEstimate(
+        prediction_id=str(result["prediction_id"]),
+        price=float(result["price"]),
+        price_low=float(result["price_low"]),
+        price_high=float(result["price_high"]),
+        model_version=str(result["model_version"]),
+    )
+
+
+def feature_schema(name: str, spec: FeatureSpec) -> pb.FeatureSchema:
+    schema = pb.FeatureSchema(
+        name=name,
+        type=spec.type,
+        unit=spec.unit or "",
+        categories=spec.categories or [],
+        nullable=spec.nullable,
+        description=spec.description,
+    )
+    if spec.min is not None and math.isfinite(spec.min):
+        schema.min = spec.min
+    if spec.max is not None and math.isfinite(spec.max):
+        schema.max = spec.max
+    return schema
+
+
+def timestamp(value: datetime | str | None) -> Timestamp | None:
+    """A protobuf Timestamp from a datetime or an ISO-8601 string; None if there is none."""
+    if value is None or value == "":
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
