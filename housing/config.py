@@ -333,6 +333,26 @@ class RetrainConfig(Section):
     build_bento: bool = True
 
 
+# ----------------------------------------------------------------------------- delivery
+
+
+class DeliveryConfig(Section):
+    """How the Bento is packaged into a container image (``housing build``/``containerize``)."""
+
+    image: str = Field(
+        default="housing-price",
+        pattern=r"^[a-z0-9][a-z0-9._/:-]*$",
+        description="image repository the container is tagged as; CI prefixes its registry",
+    )
+    base_image: str | None = Field(
+        default=None,
+        description="FROM image of the container; null keeps BentoML's python:3.11-slim",
+    )
+    backend: Literal["auto", "docker", "podman", "buildah"] = Field(
+        default="auto", description="container builder; auto picks the first one installed"
+    )
+
+
 # ----------------------------------------------------------------------------- root
 
 
@@ -351,6 +371,7 @@ class Settings(Section):
     service: ServiceConfig
     monitoring: MonitoringConfig
     retrain: RetrainConfig = RetrainConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
     source: Path = Field(default=Path(DEFAULT_CONFIG_NAME), exclude=True)
 
     @model_validator(mode="after")
