@@ -1,0 +1,94 @@
+"""Engines for the prediction log: one SQLAlchemy code path for SQLite and PostgreSQL.
+
+SQLite is tuned for several writer processes (service workers, the monitor): WAL lets readers
+and one writer proceed together and ``busy_timeout`` makes a second writer wait instead of
+failing with "database is locked". The schema is created on first use, so a fresh checkout or
+an empty PostgreSQL database needs no migration step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.sql.dml import Insert
+
+from housing.config import StorageConfig
+from housing.store.tables import SCHEMA_VERSION, metadata, schema_info
+
+_SQLITE_PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URL (None for in-memory or other databases)."""
+    for prefix in _SQLITE_PREFIXES:
+        if url.startswith(prefix):
+            rest = url[len(prefix) :].split("?", 1)[0]
+            return Path(rest) if rest and rest != ":memory:" else None
+    return None
+
+
+def create_log_engine(storage: StorageConfig) -> Engine:
+    """An engine for ``storage.url`` with the pragmas/pool settings this workload needs."""
+    if is_sqlite(storage.url):
+        path = sqlite_path(storage.url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        timeout_s = storage.sqlite_busy_timeout_ms / 1000
+        engine = create_engine(storage.url, connect_args={"timeout": timeout_s})
+        busy_timeout_ms = storage.sqlite_busy_timeout_ms
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cursor.close()
+
+        return engine
+    # pre_ping replaces connections the server dropped (restart, failover) before they are used.
+    return create_engine(
+        storage.url,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": max(1, int(storage.retry_interval_s))},
+    )
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create missing tables and record the schema version; safe to call from many processes.
+
+    Two workers starting together may both try to create a table; the loser sees the winner's
+    table on the retry, so the race costs one extra round trip instead of a failed start.
+    """
+    for attempt in range(2):
+        try:
+            metadata.create_all(engine, checkfirst=True)
+            break
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == 1:
+                raise
+    with engine.begin() as connection:
+        connection.execute(
+            insert_ignoring_conflicts(engine, schema_info).values(id=1, version=SCHEMA_VERSION)
+        )
+
+
+def insert_ignoring_conflicts(engine: Engine, table: Any) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the engine's dialect (SQLite or PostgreSQL).
+
+    Used where two processes may write the same primary key at once (feedback for one
+    prediction, a replayed spool file): the database, not the application, decides who wins.
+    """
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if engine.dialect.name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise ValueError(f"unsupported database dialect '{engine.dialect.name}' (SQLite or PostgreSQL)")
