@@ -8,7 +8,7 @@ missing feature, reported as such), never a silent zero. Nothing here judges val
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +30,17 @@ def feature_value(value: pb.FeatureValue) -> float | str | None:
     return None
 
 
-def house_record(house: pb.House, nullable: Collection[str]) -> dict[str, Any]:
+def _as_json_number(value: Any, spec: FeatureSpec | None) -> Any:
+    """Protobuf has one number type; JSON writes a whole number as an int. Give an int feature
+    the int a JSON client would send, so strict validation judges both protocols alike (a
+    fractional value stays a float and is refused as on HTTP)."""
+    whole = isinstance(value, float) and math.isfinite(value) and value.is_integer()
+    if whole and spec is not None and spec.type == "int":
+        return int(value)
+    return value
+
+
+def house_record(house: pb.House, features: Mapping[str, FeatureSpec]) -> dict[str, Any]:
     """One house as an HTTP record. A typed California record cannot spell null, so its unset
     nullable fields are sent as null (the only way to say "unknown" there)."""
     kind = house.WhichOneof("record")
@@ -39,17 +49,20 @@ def house_record(house: pb.House, nullable: Collection[str]) -> dict[str, Any]:
         record: dict[str, Any] = {
             name: getattr(message, name) for name in _CALIFORNIA_FIELDS if message.HasField(name)
         }
-        for name in nullable:
-            if name in _CALIFORNIA_FIELDS:
+        for name, spec in features.items():
+            if spec.nullable and name in _CALIFORNIA_FIELDS:
                 record.setdefault(name, None)
-        return record
-    if kind == "features":
-        return {name: feature_value(value) for name, value in house.features.values.items()}
-    return {}
+    elif kind == "features":
+        record = {name: feature_value(value) for name, value in house.features.values.items()}
+    else:
+        return {}
+    return {name: _as_json_number(value, features.get(name)) for name, value in record.items()}
 
 
-def house_records(houses: Iterable[pb.House], nullable: Collection[str]) -> list[dict[str, Any]]:
-    return [house_record(house, nullable) for house in houses]
+def house_records(
+    houses: Iterable[pb.House], features: Mapping[str, FeatureSpec]
+) -> list[dict[str, Any]]:
+    return [house_record(house, features) for house in houses]
 
 
 def feedback_items(items: Iterable[pb.FeedbackItem]) -> list[dict[str, Any]]:

@@ -98,7 +98,7 @@ class PricePredictorServicer(pb_grpc.PricePredictorServicer):
         self, request: pb.PredictRequest, context: grpc.aio.ServicerContext
     ) -> pb.PredictResponse:
         await self._refuse_unready(context)
-        records = convert.house_records(request.houses, self._nullable)
+        records = convert.house_records(request.houses, self._backend.features)
         results = await answer(self._backend.predict(records, PROTOCOL_LABEL), context)
         return pb.PredictResponse(results=[convert.price_estimate(r) for r in results])
 
