@@ -1,9 +1,164 @@
-"""CLI commands of this package, added to the ``housing`` app by ``housing.cli``."""
+"""``housing monitor``, ``housing retrain``, ``housing schedule``, ``housing simulate``,
+``housing ui``: the closed loop from the command line.
+
+Exit codes: 0 healthy or insufficient data, 3 retrain recommended (drift or degraded), 2 bad
+input or configuration, 1 any other failure.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from housing.cli import EXIT_BAD_INPUT, EXIT_FAILURE, fail, settings_of
+from housing.config import Settings
+from monitoring.verdict import EXIT_RETRAIN
+
+console = Console()
+
+
+def _spinner() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
+def _print_summary(summary: dict, report: Path) -> None:
+    table = Table(title=f"Monitoring run {summary['run_id'][:8]}", show_header=False)
+    drift, perf = summary["drift"], summary["performance"]
+    table.add_row("window", summary["window"]["description"])
+    table.add_row("model version", str(summary["model_version"]))
+    rows = f"{summary['rows']['analysed']} / {summary['labelled']}"
+    table.add_row("rows analysed / labelled", rows)
+    share = drift["share"]
+    table.add_row("drift share", "-" if share is None else f"{share:.2f} ({drift['status']})")
+    if drift["drifted_features"]:
+        table.add_row("drifted", ", ".join(drift["drifted_features"]))
+    rmse, base = perf["rmse"], perf["baseline_rmse"]
+    table.add_row(
+        "live RMSE (holdout)",
+        "-" if rmse is None else f"{rmse:,.0f} ({'-' if base is None else f'{base:,.0f}'})",
+    )
+    if perf["coverage"] is not None:
+        table.add_row("interval coverage", f"{perf['coverage']:.1%}")
+    table.add_row("verdict", f"[bold]{summary['verdict']}[/]")
+    for reason in summary["reasons"] + summary["notes"]:
+        table.add_row("", reason)
+    table.add_row("report", str(report))
+    console.print(table)
+
+
+def monitor_once(
+    settings: Settings,
+    *,
+    since: str | None,
+    until: str | None,
+    last: int | None,
+    retrain: bool,
+    build: bool,
+    trigger: str = "manual",
+) -> int:
+    """Run the monitor (and retrain on exit code 3 when asked); return the exit code."""
+    from monitoring.monitor import run_monitor
+    from monitoring.window import WindowError, resolve_window
+
+    try:
+        window = resolve_window(settings, since=since, until=until, last=last)
+    except WindowError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    with _spinner() as progress:
+        task = progress.add_task("monitoring", total=None)
+        result = run_monitor(
+            settings,
+            window,
+            trigger=trigger,
+            progress=lambda message: progress.update(task, description=message),
+        )
+    _print_summary(result.summary, result.report_path)
+    if result.exit_code == EXIT_RETRAIN and retrain:
+        reason = f"monitor {result.summary['run_id']}: {'; '.join(result.verdict.reasons)}"
+        retrain_code = retrain_once(settings, reason=reason, build=build)
+        if retrain_code not in (0,):
+            return retrain_code
+    return result.exit_code
+
+
+def retrain_once(settings: Settings, *, reason: str, build: bool) -> int:
+    from training.retrain import RetrainError, retrain
+
+    with _spinner() as progress:
+        task = progress.add_task("retraining", total=None)
+        try:
+            outcome = retrain(
+                settings,
+                reason=reason,
+                build=build,
+                progress=lambda message: progress.update(task, description=message),
+            )
+        except RetrainError as exc:
+            fail(str(exc), exc.exit_code)
+    console.print(outcome.describe())
+    return 0
 
 
 def register(app: typer.Typer) -> None:
-    """Add this package's commands to ``app``."""
+    """Add the monitoring commands to ``app``."""
+
+    @app.command()
+    def monitor(  # noqa: PLR0917 - typer maps parameters to options
+        ctx: typer.Context,
+        since: Annotated[
+            str | None, typer.Option(help="Window start, ISO-8601 (UTC when no zone).")
+        ] = None,
+        until: Annotated[str | None, typer.Option(help="Window end (exclusive), ISO-8601.")] = None,
+        last: Annotated[
+            int | None, typer.Option(help="Only the latest N predictions (with or without times).")
+        ] = None,
+        retrain: Annotated[
+            bool, typer.Option("--retrain", help="Retrain when the verdict is drift/degraded.")
+        ] = False,
+        build: Annotated[
+            bool, typer.Option("--build/--no-build", help="Build a Bento after a promotion.")
+        ] = True,
+    ) -> None:
+        """Compare a window of the prediction log with the champion's reference.
+
+        Exit 0 healthy or insufficient data, 3 retrain recommended, 2 bad input, 1 failure.
+        """
+        settings = settings_of(ctx)
+        try:
+            code = monitor_once(
+                settings, since=since, until=until, last=last, retrain=retrain, build=build
+            )
+        except typer.Exit:
+            raise
+        except Exception as exc:  # one line, never a traceback, for automation
+            fail(f"monitor failed: {type(exc).__name__}: {exc}", EXIT_FAILURE)
+        raise typer.Exit(code)
+
+    @app.command(name="retrain")
+    def retrain_command(
+        ctx: typer.Context,
+        reason: Annotated[str, typer.Option(help="Why: recorded in MLflow.")] = "manual",
+        build: Annotated[
+            bool, typer.Option("--build/--no-build", help="Build a Bento after a promotion.")
+        ] = True,
+    ) -> None:
+        """Train a challenger on base data + labelled production rows; promote if it wins."""
+        settings = settings_of(ctx)
+        try:
+            code = retrain_once(settings, reason=reason, build=build)
+        except typer.Exit:
+            raise
+        except Exception as exc:
+            fail(f"retrain failed: {type(exc).__name__}: {exc}", EXIT_FAILURE)
+        raise typer.Exit(code)

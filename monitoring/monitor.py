@@ -1,0 +1,116 @@
+"""One monitor run: read a window of the log, compare it with the reference of the model version
+that made those predictions, judge, and publish the result everywhere it is looked for.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from housing.config import Settings
+from monitoring.analysis import Analysis, analyse
+from monitoring.outputs import write_run
+from monitoring.reference import ReferenceUnavailableError, baseline_of, reference_of
+from monitoring.status import open_log, record_run
+from monitoring.summary import RunFacts, build_summary
+from monitoring.tracking import add_to_workspace, log_to_mlflow
+from monitoring.verdict import Baseline, Verdict, decide
+from monitoring.window import ACTUAL, CREATED, PREDICTION, VERSION, LogWindow, Window, read_window
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class MonitorResult:
+    summary: dict[str, Any]
+    verdict: Verdict
+    report_path: Path
+    summary_path: Path
+    mlflow_run_id: str | None
+
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.exit_code
+
+
+def _versions_newest_first(frame: pd.DataFrame) -> list[str]:
+    latest = frame.groupby(VERSION)[CREATED].max().sort_values(ascending=False)
+    return [str(v) for v in latest.index]
+
+
+def pick_version(
+    log: LogWindow, settings: Settings
+) -> tuple[str | None, pd.DataFrame | None, pd.DataFrame]:
+    """The newest model version in the window that has a reference, its rows and reference.
+
+    Rows of other versions are left out (their predictions come from a different model, so
+    comparing them to this reference would mix two models); each exclusion is noted.
+    """
+    frame = log.frame
+    for version in _versions_newest_first(frame):
+        try:
+            reference = reference_of(settings, version)
+        except ReferenceUnavailableError as exc:
+            count = int((frame[VERSION] == version).sum())
+            log.notes.append(f"{count} rows of model version {version} skipped: {exc}")
+            continue
+        current = frame[frame[VERSION] == version].reset_index(drop=True)
+        others = len(frame) - len(current)
+        if others:
+            log.notes.append(f"{others} rows of other model versions left out of this run")
+        return version, reference, current
+    return None, None, frame.iloc[0:0]
+
+
+def run_monitor(
+    settings: Settings,
+    window: Window,
+    *,
+    trigger: str = "manual",
+    progress: Progress | None = None,
+) -> MonitorResult:
+    step = progress or (lambda _message: None)
+    engine = open_log(settings)
+    step("reading the prediction log")
+    log = read_window(engine, settings, window)
+    if not log.total_rows:
+        log.notes.append(f"no predictions in the window ({window.describe()})")
+    version, reference, current = pick_version(log, settings)
+    labelled = int((current[ACTUAL].notna() & current[PREDICTION].notna()).sum())
+    analysis: Analysis | None = None
+    baseline = Baseline()
+    if version is not None and reference is not None and len(current):
+        step(f"comparing {len(current)} rows of model version {version} with its reference")
+        analysis = analyse(current, reference, settings)
+        baseline = baseline_of(settings, version)
+    verdict = decide(analysis, len(current), labelled, baseline, settings)
+    if version is None and log.total_rows:
+        verdict.reasons.append("no model version in the window has a reference to compare with")
+    facts = RunFacts(
+        run_id=str(uuid.uuid4()),
+        finished_at=datetime.now(UTC),
+        window=window,
+        log=log,
+        model_version=version,
+        analysed_rows=len(current),
+        labelled=labelled,
+        baseline=baseline,
+        trigger=trigger,
+    )
+    summary = build_summary(facts, analysis, verdict, settings)
+    step("writing the report")
+    snapshot = analysis.snapshot if analysis else None
+    report_path, summary_path = write_run(settings.monitoring.reports_dir, summary, snapshot)
+    step("publishing to MLflow and the Evidently workspace")
+    if snapshot is not None:
+        add_to_workspace(settings, snapshot, name=f"{summary['verdict']} {summary['run_id'][:8]}")
+    mlflow_run = log_to_mlflow(settings, summary, report_path.parent)
+    record_run(engine, summary)
+    engine.dispose()
+    return MonitorResult(summary, verdict, report_path, summary_path, mlflow_run)

@@ -1,0 +1,105 @@
+"""Verdict rules over real Evidently reports of synthetic windows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from monitoring.analysis import analyse, is_drifted
+from monitoring.verdict import EXIT_RETRAIN, Baseline, Status, decide
+from monitoring.window import ACTUAL, HIGH, LOW, PREDICTION
+from tests.fixtures.monitoring import monitoring_settings
+
+BASELINE = Baseline(rmse=60_000.0, mae=40_000.0)
+
+
+def _window(rows: pd.DataFrame, labelled: int, seed: int = 1) -> pd.DataFrame:
+    current = rows.sample(1500, random_state=seed).reset_index(drop=True)
+    current[LOW] = current[PREDICTION] / 1.4
+    current[HIGH] = current[PREDICTION] * 1.4
+    current.loc[labelled:, ACTUAL] = np.nan
+    return current
+
+
+@pytest.fixture(scope="module")
+def reference(housing_rows: pd.DataFrame) -> pd.DataFrame:
+    return housing_rows.sample(5000, random_state=0).reset_index(drop=True)
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return monitoring_settings(tmp_path, {"HOUSING_MONITORING__PERFORMANCE__MIN_LABELS": "300"})
+
+
+def _verdict(current: pd.DataFrame, reference: pd.DataFrame, settings, baseline=BASELINE):
+    analysis = analyse(current, reference, settings)
+    labelled = int(current[ACTUAL].notna().sum())
+    return analysis, decide(analysis, len(current), labelled, baseline, settings)
+
+
+def test_same_distribution_with_labels_is_healthy(housing_rows, reference, settings) -> None:
+    analysis, verdict = _verdict(_window(housing_rows, 500), reference, settings)
+    assert verdict.status is Status.HEALTHY
+    assert verdict.exit_code == 0
+    assert analysis.drift_share < settings.monitoring.drift.share_threshold
+    assert analysis.performance is not None and analysis.performance.labelled == 500
+    assert {c.method for c in analysis.columns} == {"wasserstein", "jensenshannon"}
+
+
+def test_shifted_features_and_prices_is_drift(housing_rows, reference, settings) -> None:
+    current = _window(housing_rows, 0)
+    for column in ("median_income", "total_rooms", "population", "households"):
+        current[column] *= 1.8
+    current[PREDICTION] *= 1.6
+    analysis, verdict = _verdict(current, reference, settings)
+    assert verdict.status is Status.DRIFT
+    assert verdict.exit_code == EXIT_RETRAIN
+    assert verdict.performance_check is Status.INSUFFICIENT_DATA
+    assert analysis.prediction_drift is not None and analysis.prediction_drift.drifted
+    assert any("median_income" in reason for reason in verdict.reasons)
+
+
+def test_too_few_labels_still_checks_drift(housing_rows, reference, settings) -> None:
+    _, verdict = _verdict(_window(housing_rows, 299), reference, settings)
+    assert verdict.drift_check is Status.HEALTHY
+    assert verdict.performance_check is Status.INSUFFICIENT_DATA
+    assert verdict.status is Status.INSUFFICIENT_DATA and verdict.exit_code == 0
+    assert any("299 labelled rows, at least 300 needed" in r for r in verdict.reasons)
+
+
+def test_prices_that_moved_are_degraded(housing_rows, reference, settings) -> None:
+    current = _window(housing_rows, 600)
+    current[ACTUAL] *= 1.5  # the market moved; the model did not
+    analysis, verdict = _verdict(current, reference, settings)
+    assert verdict.status is Status.DEGRADED
+    assert verdict.exit_code == EXIT_RETRAIN
+    assert analysis.performance.bias < 0
+    assert any("live RMSE" in r for r in verdict.reasons)
+    assert any("interval coverage" in r for r in verdict.reasons)
+
+
+def test_missing_baseline_only_skips_the_rmse_rule(housing_rows, reference, settings) -> None:
+    _, verdict = _verdict(_window(housing_rows, 500), reference, settings, Baseline())
+    assert verdict.status is Status.HEALTHY
+    assert any("no holdout baseline" in r for r in verdict.reasons)
+
+
+def test_tiny_window_is_insufficient_for_drift(housing_rows, reference, settings) -> None:
+    current = _window(housing_rows, 0).head(20)
+    _, verdict = _verdict(current, reference, settings)
+    assert verdict.drift_check is Status.INSUFFICIENT_DATA
+    assert verdict.status is Status.INSUFFICIENT_DATA
+
+
+def test_empty_column_is_skipped_not_fatal(housing_rows, reference, settings) -> None:
+    current = _window(housing_rows, 500)
+    current["total_bedrooms"] = np.nan
+    analysis, _ = _verdict(current, reference, settings)
+    assert analysis.skipped_columns == ["total_bedrooms"]
+    assert "total_bedrooms" not in {c.column for c in analysis.columns}
+
+
+def test_drift_direction_depends_on_the_method() -> None:
+    assert is_drifted("ks", 0.01, 0.05) and not is_drifted("ks", 0.5, 0.05)
+    assert is_drifted("wasserstein", 0.2, 0.1) and not is_drifted("wasserstein", 0.05, 0.1)
