@@ -1,9 +1,69 @@
-"""CLI commands of this package, added to the ``housing`` app by ``housing.cli``."""
+"""``housing build`` and ``housing containerize``: package the champion for deployment."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+from rich.console import Console
+
+from housing.cli import EXIT_FAILURE, fail, settings_of
+
+console = Console()
+
+
+def build(ctx: typer.Context) -> None:
+    """Build the Bento of the current champion and print its tag (reused if identical)."""
+    from delivery.build import BuildError, build_bento
+
+    settings = settings_of(ctx)
+    try:
+        with console.status("building the Bento (service, code, champion model, pins)"):
+            tag = build_bento(settings)
+    except BuildError as exc:
+        fail(str(exc), EXIT_FAILURE)
+    typer.echo(tag)
+
+
+def containerize(
+    ctx: typer.Context,
+    bento: Annotated[
+        str | None,
+        typer.Argument(help="Bento tag to containerize (default: build the champion's Bento)."),
+    ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(help="docker, podman or buildah (default: delivery.backend)."),
+    ] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option(help="Registry prefix of the image, e.g. ghcr.io/OWNER."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", "-t", help="Extra image tag (repeatable), e.g. for the commit."),
+    ] = None,
+) -> None:
+    """Build the container image of a Bento and print the image reference."""
+    from delivery.build import BuildError, build_bento
+    from delivery.container import ContainerError, containerize, image_reference, pick_backend
+
+    settings = settings_of(ctx)
+    chosen = backend or settings.delivery.backend
+    if chosen not in ("auto", "docker", "podman", "buildah"):
+        fail(f"--backend: '{chosen}' is not one of auto, docker, podman, buildah")
+    try:
+        builder = pick_backend(chosen)
+        bento_tag = bento or build_bento(settings)
+        image = image_reference(settings, bento_tag, registry)
+        tags = containerize(bento_tag, image, builder, tuple(tag or ()))
+    except (BuildError, ContainerError) as exc:
+        fail(str(exc), EXIT_FAILURE)
+    for name in tags:
+        typer.echo(name)
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to ``app``."""
+    app.command("build")(build)
+    app.command("containerize")(containerize)

@@ -312,6 +312,33 @@ class MonitoringConfig(Section):
     drift: DriftConfig = DriftConfig()
     performance: PerformanceConfig = PerformanceConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    ui_port: int = Field(default=8000, ge=1, le=65535, description="port of `housing ui`")
+
+
+class ScenarioConfig(Section):
+    """A named traffic scenario of ``housing simulate``: how houses and true prices differ."""
+
+    description: str = ""
+    scale: dict[str, PositiveFloat] = Field(
+        default={}, description="numeric feature -> factor (clipped to the feature's range)"
+    )
+    category_weights: dict[str, dict[str, Annotated[float, Field(ge=0.0)]]] = Field(
+        default={}, description="category feature -> {category: sampling weight}; unlisted = 1"
+    )
+    price_factor: PositiveFloat = Field(
+        default=1.0, description="true price = dataset price * factor (the market moved)"
+    )
+
+
+class SimulatorConfig(Section):
+    url: str | None = Field(default=None, description="service URL; default service.host:port")
+    records_per_request: PositiveInt = 20
+    concurrency: PositiveInt = 4
+    feedback_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    feedback_delay_s: Annotated[float, Field(ge=0.0)] = 1.0
+    timeout_s: PositiveFloat = 30.0
+    seed: int = 7
+    scenarios: dict[str, ScenarioConfig] = {"baseline": ScenarioConfig()}
 
 
 class RetrainConfig(Section):
@@ -371,6 +398,7 @@ class Settings(Section):
     service: ServiceConfig
     monitoring: MonitoringConfig
     retrain: RetrainConfig = RetrainConfig()
+    simulator: SimulatorConfig = SimulatorConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     source: Path = Field(default=Path(DEFAULT_CONFIG_NAME), exclude=True)
 
@@ -392,6 +420,25 @@ class Settings(Section):
             for column in (rot.longitude, rot.latitude):
                 if column not in features:
                     raise ValueError(f"rotated_coordinates uses unknown feature '{column}'")
+        return self
+
+    @model_validator(mode="after")
+    def _scenarios_use_known_features(self) -> Settings:
+        features = self.dataset.features
+        for name, scenario in self.simulator.scenarios.items():
+            where = f"simulator.scenarios.{name}"
+            for column in scenario.scale:
+                if column not in features or features[column].type == "category":
+                    raise ValueError(f"{where}.scale: '{column}' is not a numeric feature")
+            for column, weights in scenario.category_weights.items():
+                spec = features.get(column)
+                if spec is None or spec.type != "category":
+                    raise ValueError(f"{where}.category_weights: '{column}' is not a category")
+                unknown = set(weights) - set(spec.categories or [])
+                if unknown:
+                    raise ValueError(
+                        f"{where}.category_weights.{column}: unknown categories {sorted(unknown)}"
+                    )
         return self
 
     @property

@@ -1,0 +1,204 @@
+"""Build the Bento: the service, its code, the champion model and locked requirements.
+
+``bentofile.yaml`` holds everything static. What must not be hard-coded there is added here, at
+build time, into a derived bentofile (``var/build/bentofile.yaml``, kept for inspection):
+
+- ``models``: the BentoML tag of the model that is champion *now*;
+- ``labels``: the git commit (and whether the tree was dirty), the model version, its MLflow run,
+  so a running container can always say where it came from;
+- ``python.requirements_txt``: exact pins exported from ``uv.lock``, the versions the tests ran;
+- the version ``m<model version>-g<commit>``: a tag names its model and commit. A clean tree
+  builds the same tag for the same inputs (and the existing Bento is reused, never overwritten);
+  a dirty tree adds a unique suffix, so a tag never stands for two different contents.
+
+Callers (``housing build``, ``housing retrain``) must have called
+``housing.runtime.prepare_process(settings)`` so BentoML uses the configured store.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from housing.config import Settings
+
+BENTOFILE = "bentofile.yaml"
+BUILD_DIR = Path("var") / "build"
+_TAG_UNSAFE = re.compile(r"[^a-z0-9_.-]+")
+
+
+class BuildError(RuntimeError):
+    """The Bento cannot be built; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class ChampionRef:
+    """The model a Bento packages: its BentoML tag and where it came from in MLflow."""
+
+    bento_model_tag: str
+    model_version: str
+    mlflow_run_id: str = ""
+
+
+@dataclass(frozen=True)
+class GitState:
+    commit: str
+    dirty: bool
+
+
+def git_state(root: Path) -> GitState:
+    """Commit of the working tree, or ``unknown`` outside a git checkout (e.g. a tarball)."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return GitState(commit="unknown", dirty=True)
+    return GitState(commit=commit, dirty=bool(status))
+
+
+def bento_version(model_version: str, git: GitState) -> str:
+    """``m<version>-g<commit8>``, plus ``-dirty-<time>-<random>`` for uncommitted code."""
+    version = f"m{model_version}-g{git.commit[:8]}"
+    if git.dirty:
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        version += f"-dirty-{stamp}-{uuid.uuid4().hex[:6]}"
+    return _TAG_UNSAFE.sub("-", version.lower())
+
+
+def export_requirements(root: Path, destination: Path) -> Path:
+    """Write the runtime pins of ``uv.lock`` (no dev tools, not the project itself)."""
+    uv = _uv_command()
+    if not (root / "uv.lock").is_file():
+        raise BuildError(f"no uv.lock in {root}; the Bento's requirements come from the lock")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [
+            *uv,
+            "export",
+            "--frozen",
+            "--no-dev",
+            "--no-emit-project",
+            "--no-hashes",
+            "--no-header",
+            "--format",
+            "requirements-txt",
+            "--output-file",
+            str(destination),
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise BuildError(f"uv export failed: {result.stderr.strip().splitlines()[-1:]}")
+    return destination
+
+
+def _uv_command() -> list[str]:
+    """uv on PATH, else the one ``make uv`` installs as a module of the system Python."""
+    if uv := shutil.which("uv"):
+        return [uv]
+    python = shutil.which("python3")
+    if (
+        python
+        and subprocess.run([python, "-m", "uv", "--version"], capture_output=True).returncode == 0
+    ):
+        return [python, "-m", "uv"]
+    raise BuildError("uv is not installed; it exports the locked requirements (make install)")
+
+
+def derived_bentofile(
+    settings: Settings, champion: ChampionRef, git: GitState, requirements: Path
+) -> dict:
+    """The static bentofile plus the model, labels, requirements and base image of this build."""
+    source = settings.root / BENTOFILE
+    try:
+        config = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise BuildError(f"cannot read {source}: {exc.strerror or exc}") from exc
+    config["name"] = settings.bentoml.bento_name
+    config["models"] = [champion.bento_model_tag]
+    config["labels"] = {
+        **(config.get("labels") or {}),
+        "git_commit": git.commit,
+        "git_dirty": str(git.dirty).lower(),
+        "model_version": str(champion.model_version),
+        "mlflow_run_id": champion.mlflow_run_id or "unknown",
+        "bento_model": champion.bento_model_tag,
+    }
+    python = dict(config.get("python") or {})
+    python["requirements_txt"] = str(requirements.relative_to(settings.root))
+    python["lock_packages"] = False
+    config["python"] = python
+    if settings.delivery.base_image:
+        docker = dict(config.get("docker") or {})
+        docker["base_image"] = settings.delivery.base_image
+        config["docker"] = docker
+    return config
+
+
+def build_bento(settings: Settings, champion: ChampionRef | None = None) -> str:
+    """Build (or reuse) the Bento of ``champion`` (default: the current champion); return its tag.
+
+    Raises :class:`BuildError` with a one-line reason when there is no champion, no lock file or
+    BentoML refuses the build. Reuses an existing Bento only when the tag is identical, which
+    happens only for a clean tree with the same commit and model version.
+    """
+    import bentoml
+    from bentoml.exceptions import BentoMLException, NotFound
+
+    if champion is None:
+        champion = current_champion(settings)
+    git = git_state(settings.root)
+    version = bento_version(champion.model_version, git)
+    tag = f"{settings.bentoml.bento_name}:{version}"
+    try:
+        bentoml.bentos.get(tag)
+        return tag
+    except NotFound:
+        pass
+    build_dir = settings.root / BUILD_DIR
+    requirements = export_requirements(settings.root, build_dir / "requirements.txt")
+    config = derived_bentofile(settings, champion, git, requirements)
+    bentofile = build_dir / "bentofile.yaml"
+    bentofile.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    try:
+        bento = bentoml.bentos.build_bentofile(
+            str(bentofile), version=version, build_ctx=str(settings.root)
+        )
+    except (BentoMLException, OSError, ValueError) as exc:
+        raise BuildError(f"bentoml build failed: {exc}") from exc
+    return str(bento.tag)
+
+
+def current_champion(settings: Settings) -> ChampionRef:
+    """The champion named by the MLflow alias, with the BentoML model saved for it."""
+    from housing import registry
+
+    try:
+        champion = registry.get_champion(settings)
+    except registry.RegistryError as exc:
+        raise BuildError(str(exc)) from exc
+    if champion is None:
+        raise BuildError("there is no champion model yet; run `housing train` first")
+    return ChampionRef(
+        bento_model_tag=str(champion.bento_tag),
+        model_version=str(champion.version),
+        mlflow_run_id=str(champion.run_id or ""),
+    )

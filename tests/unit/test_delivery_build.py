@@ -1,0 +1,110 @@
+"""Bento build inputs: immutable tags, the derived bentofile, the locked requirements."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from delivery.build import (
+    ChampionRef,
+    GitState,
+    bento_version,
+    derived_bentofile,
+    export_requirements,
+    git_state,
+)
+from delivery.container import ContainerError, image_reference, pick_backend
+from housing.config import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAMPION = ChampionRef("housing_price:abc123", "7", "0123456789abcdef")
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return load_config(ROOT / "configuration.yaml", environ={})
+
+
+def test_clean_tree_version_names_model_and_commit_and_is_stable() -> None:
+    git = GitState(commit="4a97c8d0ffee1234", dirty=False)
+    assert bento_version("7", git) == "m7-g4a97c8d0"
+    assert bento_version("7", git) == bento_version("7", git)
+
+
+def test_dirty_tree_version_is_never_reused() -> None:
+    git = GitState(commit="4a97c8d0ffee1234", dirty=True)
+    first, second = bento_version("7", git), bento_version("7", git)
+    assert first.startswith("m7-g4a97c8d0-dirty-")
+    assert first != second
+    assert re.fullmatch(r"[a-z0-9_.-]+", first)
+
+
+def test_git_state_outside_a_checkout_is_unknown_and_dirty(tmp_path: Path) -> None:
+    assert git_state(tmp_path) == GitState(commit="unknown", dirty=True)
+
+
+def test_git_state_of_this_checkout_is_its_head() -> None:
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert git_state(ROOT).commit == head
+
+
+def test_derived_bentofile_adds_model_labels_and_pins(settings, tmp_path: Path) -> None:
+    requirements = settings.root / "var" / "build" / "requirements.txt"
+    config = derived_bentofile(settings, CHAMPION, GitState("c0ffee12345678", False), requirements)
+    assert config["models"] == ["housing_price:abc123"]
+    assert config["name"] == settings.bentoml.bento_name
+    assert config["labels"]["git_commit"] == "c0ffee12345678"
+    assert config["labels"]["git_dirty"] == "false"
+    assert config["labels"]["model_version"] == "7"
+    assert config["labels"]["mlflow_run_id"] == "0123456789abcdef"
+    assert config["python"] == {
+        "requirements_txt": "var/build/requirements.txt",
+        "lock_packages": False,
+    }
+    assert config["docker"]["python_version"] == "3.11"
+    assert "base_image" not in config["docker"]
+    assert "service.py" in config["include"]
+    assert {"name": "HOUSING_SERVICE__HOST", "value": "0.0.0.0"} in config["envs"]
+
+
+def test_air_gapped_base_image_comes_from_the_configuration(tmp_path: Path) -> None:
+    settings = load_config(
+        ROOT / "configuration.yaml",
+        environ={"HOUSING_DELIVERY__BASE_IMAGE": "mirror.local/python:3.11-slim"},
+    )
+    config = derived_bentofile(
+        settings, CHAMPION, GitState("c0ffee", False), settings.root / "var/build/r.txt"
+    )
+    assert config["docker"]["base_image"] == "mirror.local/python:3.11-slim"
+
+
+def test_exported_requirements_pin_the_locked_runtime(tmp_path: Path) -> None:
+    path = export_requirements(ROOT, tmp_path / "requirements.txt")
+    lines = [line for line in path.read_text().splitlines() if line and line[0].isalpha()]
+    pins = dict(line.split(" ;")[0].split("==", 1) for line in lines)
+    assert "bentoml" in pins
+    assert "scikit-learn" in pins
+    assert "pytest" not in pins  # dev tools stay out of the image
+    lock = (ROOT / "uv.lock").read_text()
+    assert f'name = "bentoml"\nversion = "{pins["bentoml"]}"' in lock
+
+
+def test_image_reference_reuses_the_bento_version(settings) -> None:
+    tag = "housing_price_service:m7-g4a97c8d0"
+    assert image_reference(settings, tag) == "housing-price:m7-g4a97c8d0"
+    assert image_reference(settings, tag, "ghcr.io/acme/") == (
+        "ghcr.io/acme/housing-price:m7-g4a97c8d0"
+    )
+
+
+def test_unknown_backend_is_a_clear_error(monkeypatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ContainerError, match="no container builder found"):
+        pick_backend("auto")
+    with pytest.raises(ContainerError, match="'podman' is not usable"):
+        pick_backend("podman")
