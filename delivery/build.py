@@ -115,11 +115,10 @@ def _uv_command() -> list[str]:
     if uv := shutil.which("uv"):
         return [uv]
     python = shutil.which("python3")
-    if (
-        python
-        and subprocess.run([python, "-m", "uv", "--version"], capture_output=True).returncode == 0
-    ):
-        return [python, "-m", "uv"]
+    if python:
+        probe = subprocess.run([python, "-m", "uv", "--version"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return [python, "-m", "uv"]
     raise BuildError("uv is not installed; it exports the locked requirements (make install)")
 
 
