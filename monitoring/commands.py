@@ -162,3 +162,52 @@ def register(app: typer.Typer) -> None:
         except Exception as exc:
             fail(f"retrain failed: {type(exc).__name__}: {exc}", EXIT_FAILURE)
         raise typer.Exit(code)
+
+    @app.command()
+    def schedule(
+        ctx: typer.Context,
+        now: Annotated[
+            bool, typer.Option("--now", help="Run once right away, then on time.")
+        ] = False,
+    ) -> None:
+        """Run the monitor on the configured interval/cron until SIGTERM (jobs in the log DB)."""
+        import logging
+
+        from monitoring.scheduler import run_until_signalled
+
+        settings = settings_of(ctx)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+        def announce(scheduler: object) -> None:
+            job = scheduler.get_job("housing-monitor")  # type: ignore[attr-defined]
+            console.print(f"scheduler started; next monitor run at {job.next_run_time}")
+
+        try:
+            run_until_signalled(settings, settings.source, run_now=now, on_start=announce)
+        except Exception as exc:
+            fail(f"scheduler failed: {type(exc).__name__}: {exc}", EXIT_FAILURE)
+
+    @app.command()
+    def ui(
+        ctx: typer.Context,
+        port: Annotated[
+            int | None, typer.Option(help="Port of the Evidently UI (default monitoring.ui_port).")
+        ] = None,
+    ) -> None:
+        """Open the Evidently UI on the local workspace (127.0.0.1) with every past run."""
+        import shutil
+        import subprocess
+        import sys
+
+        settings = settings_of(ctx)
+        port = port or settings.monitoring.ui_port
+        workspace = settings.monitoring.workspace_dir
+        if not workspace.is_dir():
+            fail(f"no Evidently workspace at {workspace} yet: run `housing monitor` first")
+        executable = shutil.which("evidently") or str(Path(sys.executable).with_name("evidently"))
+        console.print(
+            f"Evidently UI on http://127.0.0.1:{port} (workspace {workspace}); "
+            f"run index: {settings.monitoring.reports_dir / 'index.html'}"
+        )
+        command = [executable, "ui", "--workspace", str(workspace), "--host", "127.0.0.1"]
+        raise typer.Exit(subprocess.call([*command, "--port", str(port)]))
