@@ -141,6 +141,7 @@ class SplitConfig(Section):
     )
     seed: int = 42
     cv_folds: int = Field(default=5, ge=2)
+    cv_jobs: PositiveInt = Field(default=2, description="parallel CV fits (processes)")
     stratify: StratifyConfig | None = None
 
 
@@ -179,7 +180,10 @@ class PromotionConfig(Section):
         default=0.0,
         ge=0.0,
         lt=1.0,
-        description="relative slack: promote when challenger <= champion * (1 + tolerance)",
+        description=(
+            "relative slack: promote when challenger < champion * (1 + tolerance); with 0 an"
+            " equally good model is not promoted"
+        ),
     )
 
 

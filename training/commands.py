@@ -1,9 +1,244 @@
-"""CLI commands of this package, added to the ``housing`` app by ``housing.cli``."""
+"""CLI commands of this package, added to the ``housing`` app by ``housing.cli``.
+
+``housing train``, ``models``, ``promote``, ``rollback`` and ``predict``. Expected failures (bad
+data, unknown version, no champion) become one line on stderr with exit code 2; anything the
+user cannot fix by changing input exits 1.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from housing.cli import EXIT_BAD_INPUT, EXIT_FAILURE, fail, settings_of
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _quiet_libraries() -> None:
+    """MLflow and BentoML log chatty INFO lines (registry creation, alembic) on every run."""
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("mlflow", "alembic", "bentoml"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def train(
+    ctx: typer.Context,
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote the new model even if it is not better.")
+    ] = False,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why this model is trained (recorded in MLflow).")
+    ] = "manual training",
+) -> None:
+    """Train, evaluate, log to MLflow, save to BentoML, and promote if better than the champion."""
+    from housing.registry import RegistryError
+    from housing.validation import DataValidationError
+    from training.train import TRAINING_STEPS, run_training
+
+    settings = settings_of(ctx)
+    _quiet_libraries()
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    with progress:
+        task = progress.add_task("starting", total=len(TRAINING_STEPS))
+        started: list[str] = []
+
+        def on_step(description: str) -> None:
+            if started:
+                progress.advance(task)
+            started.append(description)
+            progress.update(task, description=description)
+
+        try:
+            outcome = run_training(settings, force=force, reason=reason, on_step=on_step)
+        except DataValidationError as exc:
+            progress.stop()
+            fail(str(exc), EXIT_BAD_INPUT)
+        except RegistryError as exc:
+            progress.stop()
+            fail(str(exc), EXIT_FAILURE)
+        progress.update(task, completed=len(TRAINING_STEPS), description="done")
+    _print_summary(settings, outcome)
+
+
+def _print_summary(settings, outcome) -> None:
+    metrics = outcome.trained.metrics
+    coverage = settings.intervals.coverage
+    table = Table(title=f"{settings.dataset.name}: model version {outcome.registration.version}")
+    table.add_column("metric")
+    table.add_column("holdout", justify="right")
+    table.add_column(f"{settings.split.cv_folds}-fold CV (mean ± std)", justify="right")
+    for name in ("rmse", "mae"):
+        table.add_row(
+            name.upper(),
+            _money(metrics[f"holdout_{name}"]),
+            f"{metrics[f'cv_{name}_mean']:,.0f} ± {metrics[f'cv_{name}_std']:,.0f}",
+        )
+    table.add_row(
+        "R2",
+        f"{metrics['holdout_r2']:.4f}",
+        f"{metrics['cv_r2_mean']:.4f} ± {metrics['cv_r2_std']:.4f}",
+    )
+    table.add_row(
+        "MAPE",
+        f"{metrics['holdout_mape']:.2%}",
+        f"{metrics['cv_mape_mean']:.2%} ± {metrics['cv_mape_std']:.2%}",
+    )
+    table.add_row(
+        f"interval coverage (target {coverage:.0%})", f"{metrics['holdout_coverage']:.2%}", ""
+    )
+    table.add_row("mean interval width", _money(metrics["holdout_mean_interval_width"]), "")
+    console.print(table)
+    registration = outcome.registration
+    console.print(
+        f"MLflow: {settings.mlflow.registered_model} v{registration.version}"
+        f" (run {registration.run_id})   BentoML: {registration.bento_tag}"
+    )
+    verdict = (
+        "[green]promoted to champion[/]" if outcome.decision.promote else "[yellow]challenger[/]"
+    )
+    console.print(f"{verdict}: {outcome.decision.reason}", highlight=False)
+    console.print(f"total time: {outcome.seconds:.1f} s")
+
+
+def models(ctx: typer.Context) -> None:
+    """List registered model versions with holdout metrics, aliases and BentoML tags."""
+    from housing.registry import RegistryError, list_versions
+
+    settings = settings_of(ctx)
+    _quiet_libraries()
+    try:
+        versions = list_versions(settings)
+    except RegistryError as exc:
+        fail(str(exc), EXIT_FAILURE)
+    if not versions:
+        console.print("no model versions yet: run `housing train`")
+        return
+    table = Table(title=f"registered model '{settings.mlflow.registered_model}'")
+    for column in (
+        "version",
+        "stage",
+        "aliases",
+        "holdout RMSE",
+        "MAE",
+        "coverage",
+        "created",
+        "BentoML tag",
+        "reason",
+    ):
+        table.add_column(
+            column, justify="right" if column in {"holdout RMSE", "MAE", "coverage"} else "left"
+        )
+    for item in versions:
+        coverage = item.metrics.get("holdout_coverage")
+        table.add_row(
+            str(item.version),
+            item.stage,
+            ",".join(item.aliases) or "-",
+            _money(item.metrics.get("holdout_rmse")),
+            _money(item.metrics.get("holdout_mae")),
+            "-" if coverage is None else f"{coverage:.1%}",
+            item.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            item.bento_tag + ("" if item.in_local_store else " (not in local store)"),
+            item.reason,
+        )
+    console.print(table)
+
+
+def promote(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Registered model version to make champion.")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Recorded with the promotion.")
+    ] = "manual promotion",
+) -> None:
+    """Make VERSION the champion (the service picks it up without a restart)."""
+    from housing import registry
+
+    settings = settings_of(ctx)
+    _quiet_libraries()
+    try:
+        ref = registry.promote(settings, version, reason)
+    except registry.UnknownVersion as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    except registry.RegistryError as exc:
+        fail(str(exc), EXIT_FAILURE)
+    console.print(f"version {ref.version} ({ref.bento_tag}) is now the champion")
+
+
+def rollback(ctx: typer.Context) -> None:
+    """Give the champion role back to the previous champion."""
+    from housing import registry
+
+    settings = settings_of(ctx)
+    _quiet_libraries()
+    try:
+        ref = registry.rollback(settings)
+    except registry.RegistryError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    console.print(f"rolled back: version {ref.version} ({ref.bento_tag}) is the champion again")
+
+
+def predict(
+    ctx: typer.Context,
+    input_path: Annotated[Path, typer.Option("--input", "-i", help="CSV of houses to price.")],
+    output_path: Annotated[Path, typer.Option("--output", "-o", help="CSV to write.")],
+) -> None:
+    """Price every house in a CSV with the champion: price, price_low, price_high.
+
+    Rows that fail validation stay in the output with an `error` and no price; they are listed
+    on stderr and the exit code is 2, so scripts notice.
+    """
+    from housing import registry
+    from housing.validation import CSV_LINES, DataValidationError, summarize
+    from training.scoring import score_csv
+
+    settings = settings_of(ctx)
+    _quiet_libraries()
+    try:
+        result = score_csv(settings, input_path, output_path)
+    except DataValidationError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    except registry.RegistryError as exc:
+        fail(str(exc), EXIT_FAILURE)
+    console.print(
+        f"priced {result.scored} of {result.rows} houses with model version {result.version}"
+        f" -> {result.output}"
+    )
+    if result.issues:
+        bad_rows = len({issue.row for issue in result.issues})
+        fail(
+            f"{bad_rows} rows failed validation and were not priced (see the 'error' column): "
+            + summarize(str(input_path), result.issues, CSV_LINES),
+            EXIT_BAD_INPUT,
+        )
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to ``app``."""
+    app.command("train")(train)
+    app.command("models")(models)
+    app.command("promote")(promote)
+    app.command("rollback")(rollback)
+    app.command("predict")(predict)

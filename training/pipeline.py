@@ -1,0 +1,266 @@
+"""The model itself: pipeline, splits, fitting, conformal calibration and metrics.
+
+Everything here is a pure function of (settings, frames, weights), with no MLflow, BentoML or
+console, so training and retraining share it and tests can call it directly. Every random choice
+is seeded from ``split.seed`` / ``model.params.random_state``: the same configuration and data
+give the same splits, the same model and the same metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import Ridge
+from sklearn.metrics import (
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    r2_score,
+    root_mean_squared_error,
+)
+from sklearn.model_selection import KFold, cross_validate, train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from housing.config import Settings
+from housing.features import HousingFeatures, features_from_config
+from housing.pricing import PricingModel, conformal_log_halfwidth
+
+METRIC_NAMES = ("rmse", "mae", "r2", "mape")
+
+
+# ----------------------------------------------------------------------------- pipeline
+
+
+def _estimator(settings: Settings, features: HousingFeatures) -> list[tuple[str, Any]]:
+    """Steps after feature building: imputation/encoding suited to the estimator, then it."""
+    params = dict(settings.model.params)
+    n_categorical = len(features.categories or {})
+    n_numeric = len(features.get_feature_names_out()) - n_categorical
+    if settings.model.estimator == "hist_gradient_boosting":
+        # Native missing-value and categorical support: category codes stay one column each,
+        # an unknown category (NaN code) follows the learned "missing" branch.
+        return [
+            (
+                "regressor",
+                HistGradientBoostingRegressor(
+                    categorical_features=features.categorical_mask(), **params
+                ),
+            )
+        ]
+    from sklearn.compose import ColumnTransformer
+
+    numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
+    if settings.model.estimator == "ridge":
+        numeric_steps.append(("scale", StandardScaler()))
+    encode = ColumnTransformer(
+        [
+            ("numeric", Pipeline(numeric_steps), list(range(n_numeric))),
+            (  # a missing/unknown category (NaN code) gets its own indicator column
+                "category",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                list(range(n_numeric, n_numeric + n_categorical)),
+            ),
+        ]
+    )
+    if settings.model.estimator == "ridge":
+        regressor: Any = Ridge(**params)
+    else:
+        regressor = RandomForestRegressor(**params)
+    return [("encode", encode), ("regressor", regressor)]
+
+
+def build_pipeline(settings: Settings) -> Pipeline:
+    """An unfitted pipeline: raw records in, price out. Preprocessing lives inside it.
+
+    Shape: ``features`` (:class:`HousingFeatures`) -> ``model``; ``model`` is a
+    ``TransformedTargetRegressor`` (log/exp) when ``model.log_target`` is set, so sample
+    weights are passed as ``model__sample_weight``.
+    """
+    features = features_from_config(settings.dataset.features, settings.feature_engineering)
+    inner = Pipeline(_estimator(settings, features))
+    model: Any = inner
+    if settings.model.log_target:
+        model = TransformedTargetRegressor(regressor=inner, func=np.log, inverse_func=np.exp)
+    return Pipeline([("features", features), ("model", model)])
+
+
+def weight_params(settings: Settings, sample_weight: np.ndarray | None) -> dict[str, Any]:
+    """Fit keyword arguments that route sample weights to the final estimator."""
+    if sample_weight is None:
+        return {}
+    if settings.model.log_target:
+        return {"model__sample_weight": np.asarray(sample_weight, dtype=float)}
+    return {"model__regressor__sample_weight": np.asarray(sample_weight, dtype=float)}
+
+
+# ----------------------------------------------------------------------------- splits
+
+
+def strata(frame: pd.DataFrame, settings: Settings) -> np.ndarray | None:
+    """Bin labels of the stratification column, or None when not configured / not possible.
+
+    Bins with fewer than two rows cannot be split proportionally; such rows join the
+    neighbouring bin so small data sets (or unusual retraining frames) still split.
+    """
+    stratify = settings.split.stratify
+    if stratify is None:
+        return None
+    labels = pd.cut(frame[stratify.column], stratify.bins, labels=False, include_lowest=True)
+    labels = labels.fillna(-1).astype(int).to_numpy()
+    counts = pd.Series(labels).value_counts()
+    for label in sorted(counts.index):
+        if counts[label] < 2:
+            others = [other for other in counts.index if other != label and counts[other] >= 2]
+            if not others:
+                return None
+            nearest = min(others, key=lambda other: abs(other - label))
+            labels[labels == label] = nearest
+    return labels
+
+
+def split_holdout(frame: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, holdout): the fixed holdout every model version is compared on."""
+    train, holdout = train_test_split(
+        frame,
+        test_size=settings.split.holdout_fraction,
+        random_state=settings.split.seed,
+        stratify=strata(frame, settings),
+    )
+    return train, holdout
+
+
+def split_calibration(train: pd.DataFrame, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (into ``train``) of the rows the model fits on and of the calibration rows."""
+    positions = np.arange(len(train))
+    fit_rows, calibration_rows = train_test_split(
+        positions,
+        test_size=settings.split.calibration_fraction,
+        random_state=settings.split.seed,
+        stratify=strata(train, settings),
+    )
+    return np.sort(fit_rows), np.sort(calibration_rows)
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def point_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    return {
+        "rmse": float(root_mean_squared_error(actual, predicted)),
+        "mae": float(mean_absolute_error(actual, predicted)),
+        "r2": float(r2_score(actual, predicted)),
+        "mape": float(mean_absolute_percentage_error(actual, predicted)),
+    }
+
+
+def evaluate(pricing: PricingModel, frame: pd.DataFrame, target: str) -> dict[str, float]:
+    """RMSE, MAE, R2, MAPE plus the interval's empirical coverage and mean width (USD)."""
+    estimates = pricing.predict(frame)
+    actual = frame[target].to_numpy(dtype=float)
+    metrics = point_metrics(actual, estimates.price)
+    inside = (actual >= estimates.low) & (actual <= estimates.high)
+    metrics["coverage"] = float(np.mean(inside))
+    metrics["mean_interval_width"] = float(np.mean(estimates.high - estimates.low))
+    return metrics
+
+
+def cross_validation(
+    settings: Settings, train: pd.DataFrame, sample_weight: np.ndarray | None = None
+) -> dict[str, float]:
+    """K-fold CV of the configured pipeline on ``train``: ``{metric}_mean`` and ``_std``."""
+    scoring = {
+        "rmse": "neg_root_mean_squared_error",
+        "mae": "neg_mean_absolute_error",
+        "r2": "r2",
+        "mape": "neg_mean_absolute_percentage_error",
+    }
+    folds = KFold(n_splits=settings.split.cv_folds, shuffle=True, random_state=settings.split.seed)
+    result = cross_validate(
+        build_pipeline(settings),
+        train[settings.feature_names],
+        train[settings.dataset.target],
+        cv=folds,
+        scoring=scoring,
+        n_jobs=settings.split.cv_jobs if settings.split.cv_jobs > 1 else None,
+        params=weight_params(settings, sample_weight),
+    )
+    metrics: dict[str, float] = {}
+    for name in scoring:
+        scores = np.asarray(result[f"test_{name}"], dtype=float)
+        if name != "r2":
+            scores = -scores
+        metrics[f"{name}_mean"] = float(scores.mean())
+        metrics[f"{name}_std"] = float(scores.std())
+    return metrics
+
+
+# ----------------------------------------------------------------------------- fitting
+
+
+@dataclass(frozen=True)
+class FittedModel:
+    """A fitted, calibrated model and the rows it did not see (for reference samples)."""
+
+    pricing: PricingModel
+    calibration: pd.DataFrame
+    fit_rows: int
+
+
+def fit_pricing_model(
+    settings: Settings, train: pd.DataFrame, sample_weight: np.ndarray | None = None
+) -> FittedModel:
+    """Fit on part of ``train`` and calibrate the interval on the rest (split conformal).
+
+    ``sample_weight`` (aligned with ``train``) weights rows in the fit, e.g. production rows
+    during retraining; calibration is unweighted so the interval keeps its coverage meaning.
+    """
+    fit_rows, calibration_rows = split_calibration(train, settings)
+    fit_frame = train.iloc[fit_rows]
+    calibration = train.iloc[calibration_rows]
+    pipeline = build_pipeline(settings)
+    weights = None if sample_weight is None else np.asarray(sample_weight)[fit_rows]
+    pipeline.fit(
+        fit_frame[settings.feature_names],
+        fit_frame[settings.dataset.target],
+        **weight_params(settings, weights),
+    )
+    predicted = pipeline.predict(calibration[settings.feature_names])
+    coverage = settings.intervals.coverage
+    halfwidth = conformal_log_halfwidth(
+        calibration[settings.dataset.target].to_numpy(), predicted, coverage
+    )
+    pricing = PricingModel(
+        pipeline=pipeline,
+        feature_names=tuple(settings.feature_names),
+        log_halfwidth=halfwidth,
+        coverage=coverage,
+        metadata={"calibration_rows": len(calibration), "fit_rows": len(fit_frame)},
+    )
+    return FittedModel(pricing=pricing, calibration=calibration, fit_rows=len(fit_frame))
+
+
+def reference_sample(
+    settings: Settings, pricing: PricingModel, frames: list[pd.DataFrame]
+) -> pd.DataFrame:
+    """The monitor's reference: rows the model never fitted on, with its predictions.
+
+    Holdout plus calibration rows (so the reference's errors are honest, not training fit),
+    sampled down to ``monitoring.reference_rows`` with ``monitoring.seed``. Columns: features,
+    the target, ``prediction``, ``price_low``, ``price_high``.
+    """
+    pool = pd.concat(frames)
+    size = min(settings.monitoring.reference_rows, len(pool))
+    sample = pool.sample(n=size, random_state=settings.monitoring.seed).sort_index()
+    estimates = pricing.predict(sample)
+    columns = [*settings.feature_names, settings.dataset.target]
+    reference = sample[columns].reset_index(drop=True).copy()
+    reference["prediction"] = estimates.price
+    reference["price_low"] = estimates.low
+    reference["price_high"] = estimates.high
+    return reference
