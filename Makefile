@@ -9,6 +9,7 @@ VENV := .venv
 HOUSING := $(VENV)/bin/housing
 
 .PHONY: help uv install serve train test test-unit lint format bench clean reset
+.PHONY: container container-smoke
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -42,6 +43,12 @@ format: install ## Apply ruff fixes and formatting
 
 bench: install ## Serving benchmark (writes benchmarks/results/, see docs/benchmarks.md)
 	$(VENV)/bin/python -m benchmarks.serving
+
+container: install ## Build the champion's Bento and its container image (docker/podman/buildah)
+	$(HOUSING) containerize $(BENTO)
+
+container-smoke: install ## Build, run and smoke-test the image (LOCAL_CONTAINERS=1 here; see docs/deploy.md)
+	BENTO="$(BENTO)" bash scripts/container/smoke.sh
 
 clean: ## Remove caches (keeps models and logs)
 	rm -rf .pytest_cache .ruff_cache build dist
