@@ -1,9 +1,99 @@
-"""CLI commands of this package, added to the ``housing`` app by ``housing.cli``."""
+"""``housing serve``: the README's first command.
+
+Trains and promotes a model when the registry has no champion yet, then replaces itself with
+``bentoml serve service:HousingPriceService`` (exec, so SIGTERM reaches BentoML directly and
+the prediction log is drained on shutdown) with the configuration and stores of this run.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from housing.cli import EXIT_BAD_INPUT, EXIT_FAILURE, fail, settings_of
+from housing.config import ConfigError, Settings
+
+# service.py sits at the project root, next to the packages it imports.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SERVICE_TARGET = "service:HousingPriceService"
+
+
+def serve_environment(settings: Settings, environ: dict[str, str]) -> dict[str, str]:
+    """The environment of the ``bentoml serve`` process: same configuration, same stores."""
+    threads = str(settings.service.numeric_threads)
+    return environ | {
+        "HOUSING_CONFIG": str(settings.source),
+        "BENTOML_HOME": str(settings.bentoml.home),
+        "MLFLOW_TRACKING_URI": settings.mlflow.tracking_uri,
+        "OMP_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        # Service-level options come from configuration.yaml via @bentoml.service(...).
+        "BENTOML_DO_NOT_TRACK": environ.get("BENTOML_DO_NOT_TRACK", "true"),
+    }
+
+
+def serve_command(settings: Settings) -> list[str]:
+    service = settings.service
+    return [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        SERVICE_TARGET,
+        "--working-dir",
+        str(PROJECT_ROOT),
+        "--host",
+        service.host,
+        "--port",
+        str(service.port),
+    ]
+
+
+def serve(
+    ctx: typer.Context,
+    train_if_missing: Annotated[
+        bool,
+        typer.Option(
+            "--train/--no-train", help="Train and promote a model first if there is no champion."
+        ),
+    ] = True,
+) -> None:
+    """Serve the champion over HTTP on service.host:service.port (and gRPC on grpc_port)."""
+    from housing.registry import RegistryError, get_champion
+    from serving.auth import feedback_token
+
+    settings = settings_of(ctx)
+    try:
+        feedback_token(settings)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    try:
+        champion = get_champion(settings)
+    except RegistryError as exc:
+        fail(str(exc), EXIT_FAILURE)
+    if champion is None:
+        if not train_if_missing:
+            fail("there is no champion model yet: run `housing train` first", EXIT_BAD_INPUT)
+        from training.commands import train
+
+        typer.echo("No champion model yet: training one first.", err=True)
+        train(ctx, force=False, reason="first champion for housing serve")
+    environ = serve_environment(settings, dict(os.environ))
+    command = serve_command(settings)
+    typer.echo(
+        f"Serving on http://{settings.service.host}:{settings.service.port} "
+        f"(config {settings.source})",
+        err=True,
+    )
+    os.chdir(PROJECT_ROOT)
+    os.execvpe(command[0], command, environ)
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to ``app``."""
+    app.command()(serve)

@@ -1,0 +1,109 @@
+"""The Bento service: HTTP routes wired to the shared serving core (``serving/``).
+
+Run it with ``housing serve`` (trains first if there is no champion), or directly with
+``bentoml serve service:HousingPriceService`` from the project root. The configuration comes
+from ``$HOUSING_CONFIG`` or ./configuration.yaml, loaded before BentoML is imported.
+
+Routes: ``POST /predict`` (``{"houses": [...]}``), ``POST /feedback`` (``{"items": [...]}``,
+bearer token), ``GET /model``, plus BentoML's ``/livez``, ``/readyz`` (ready once a champion is
+loaded), ``/metrics`` and ``/docs``. Logic lives in :class:`serving.core.ServingCore`; this file
+only translates outcomes to HTTP. A second protocol (gRPC) starts in :meth:`start_protocols` and
+calls the same core (``self.core``).
+"""
+
+from typing import Annotated
+
+from housing.config import load_config
+from housing.runtime import prepare_process
+
+SETTINGS = load_config()
+prepare_process(SETTINGS, numeric_threads=SETTINGS.service.numeric_threads)
+
+import bentoml  # noqa: E402  (BENTOML_HOME must be set first)
+from pydantic import Field  # noqa: E402
+from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
+
+from serving.auth import feedback_token  # noqa: E402
+from serving.batching import Overloaded  # noqa: E402
+from serving.champion import NoChampion  # noqa: E402
+from serving.core import ServingCore  # noqa: E402
+from serving.grpc.server import GrpcServer  # noqa: E402
+from serving.http import RequestGuard, error_response, json_response, model_route  # noqa: E402
+from serving.runtime import limit_numeric_threads, service_options  # noqa: E402
+from serving.schema import (  # noqa: E402
+    FeedbackItem,
+    FeedbackResult,
+    PricePrediction,
+    house_record_model,
+)
+
+HouseRecord = house_record_model(SETTINGS)
+Houses = Annotated[
+    list[HouseRecord],  # type: ignore[valid-type]
+    Field(min_length=1, max_length=SETTINGS.service.max_records_per_request),
+]
+FeedbackItems = Annotated[
+    list[FeedbackItem],
+    Field(min_length=1, max_length=SETTINGS.service.feedback.max_items_per_request),
+]
+
+
+async def _model_info() -> dict:
+    return dict(await bentoml.get_current_service().core.model_info())
+
+
+# Mounted at the root: BentoML only routes paths the small app knows (GET /model) to it.
+@bentoml.asgi_app(Starlette(routes=[model_route(_model_info)]), path="/")
+@bentoml.service(**service_options(SETTINGS))
+class HousingPriceService:
+    """Housing prices with conformal intervals; every answer is logged for monitoring."""
+
+    def __init__(self) -> None:
+        limit_numeric_threads(SETTINGS.service.numeric_threads)
+        self.core = ServingCore(SETTINGS).start()
+
+    @bentoml.on_startup
+    async def start_protocols(self) -> None:
+        """Start other protocols in this worker's event loop (gRPC: serving/grpc)."""
+        self.grpc = GrpcServer(SETTINGS, self.core)  # gRPC (docs/grpc.md): same core, port 3001
+        await self.grpc.start()
+
+    @bentoml.on_shutdown
+    async def stop(self) -> None:
+        """SIGTERM: stop other protocols first, then drain batches and the prediction log."""
+        if getattr(self, "grpc", None) is not None:  # gRPC: NOT_SERVING, finish in-flight calls
+            await self.grpc.stop()
+        self.core.stop()
+
+    def __is_ready__(self) -> bool:
+        return self.core.model_ready()
+
+    @bentoml.api(route="/predict")
+    async def predict(self, houses: Houses) -> list[PricePrediction]:
+        """Price houses: one answer per record, in order, with interval and model version."""
+        try:
+            answers = await self.core.prediction.predict_records(houses, "http")
+        except (NoChampion, Overloaded) as exc:
+            return error_response(503, str(exc))
+        return json_response(answers)  # type: ignore[return-value]
+
+    @bentoml.api(route="/feedback")
+    async def feedback(self, items: FeedbackItems) -> list[FeedbackResult]:
+        """Record the true prices of earlier predictions (needs ``Authorization: Bearer``)."""
+        desk = self.core.feedback
+        if not desk.enabled:
+            return error_response(404, "feedback is disabled (service.feedback.enabled)")
+        try:
+            results = await desk.submit(items, "http")
+        except SQLAlchemyError:
+            return error_response(503, "the feedback store is unavailable; nothing was stored")
+        return json_response(results)  # type: ignore[return-value]
+
+
+HousingPriceService.add_asgi_middleware(
+    RequestGuard,
+    max_body_bytes=SETTINGS.service.max_body_bytes,
+    protected_paths=("/feedback",),
+    token=feedback_token(SETTINGS),
+)

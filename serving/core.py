@@ -1,0 +1,142 @@
+"""Everything a service worker runs, independent of the protocol that calls it.
+
+``ServingCore`` wires the champion holder, the adaptive batcher, the prediction log and the
+metrics together and owns their lifecycle (``start`` when the worker starts, ``stop`` on
+SIGTERM, which drains the prediction log). It implements
+:class:`serving.grpc.backend.PredictionBackend`, so the gRPC server in the same worker calls
+exactly what HTTP calls:
+
+* ``await core.predict(records, protocol="grpc")``: raw dicts in, one answer per record;
+  raises ``InvalidRequest`` (record index, field, reason), ``NoChampion``, ``Overloaded``.
+* ``core.feedback_authorized(authorization_header)`` and
+  ``await core.submit_feedback(items, protocol="grpc")``.
+* ``await core.model_info()``: the ``GET /model`` document; ``core.model_ready()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from housing.config import FeatureSpec, Settings
+from housing.records import records_to_frame
+from housing.registry import LoadedModel
+from housing.store.database import create_log_engine, ensure_schema
+from housing.store.prediction_log import PredictionLogWriter
+from serving.auth import feedback_token
+from serving.champion import ChampionHolder, ChampionWatcher, monitoring_status_check
+from serving.feedback import FeedbackDesk
+from serving.metrics import ServingMetrics, serving_metrics
+from serving.prediction import PredictionPath
+from serving.schema import example_record
+
+logger = logging.getLogger(__name__)
+
+
+class ServingCore:
+    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+        environ = os.environ if environ is None else environ
+        token = feedback_token(settings, environ)  # refuse to start without one
+        self.settings = settings
+        self.metrics: ServingMetrics = serving_metrics(settings)
+        self.engine = create_log_engine(settings.storage)
+        self.log = PredictionLogWriter(settings.storage, engine=self.engine, observer=self.metrics)
+        self.holder = ChampionHolder(settings, warm_up=self._warm_up, on_swap=self._swapped)
+        self.prediction = PredictionPath(settings, self.holder, self.log, self.metrics)
+        self.feedback = FeedbackDesk(settings, self.engine, self.log, self.metrics, token)
+        self._verdicts: set[str] = set()
+        self.watcher = ChampionWatcher(
+            self.holder,
+            settings.service.model_poll_interval_s,
+            extra_checks=(monitoring_status_check(settings, self._publish_status),),
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> ServingCore:
+        """Open the log, load the champion (if there is one yet) and start polling."""
+        try:
+            ensure_schema(self.engine)
+        except SQLAlchemyError as exc:  # predictions are spooled until it answers
+            logger.warning("prediction log database unavailable at start: %s", exc)
+        self.log.start()
+        self.watcher.check_now()
+        self.watcher.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop polling, finish batches, write every buffered prediction (spool if needed)."""
+        self.watcher.stop()
+        self.prediction.close()
+        self.log.close()
+        self.engine.dispose()
+
+    def _warm_up(self, model: LoadedModel) -> None:
+        model.pricing.predict(records_to_frame([example_record(self.settings)], self.settings))
+
+    def _swapped(self, model: LoadedModel) -> None:
+        self.metrics.model_swaps.inc()
+        self.metrics.model_version.set(model.version)
+
+    def _publish_status(self, status: dict[str, Any]) -> None:
+        metrics = self.metrics
+        for name, gauge in (
+            ("drift_share", metrics.monitor_drift_share),
+            ("rmse", metrics.monitor_live_rmse),
+            ("labelled", metrics.monitor_labelled),
+            ("finished_at_epoch", metrics.monitor_last_run),
+        ):
+            if status.get(name) is not None:
+                gauge.set(float(status[name]))
+        verdict = str(status.get("verdict"))
+        self._verdicts.add(verdict)
+        for known in self._verdicts:
+            metrics.monitor_verdict.labels(verdict=known).set(1.0 if known == verdict else 0.0)
+
+    # ------------------------------------------------------------------ PredictionBackend
+
+    @property
+    def features(self) -> Mapping[str, FeatureSpec]:
+        return self.settings.dataset.features
+
+    def model_ready(self) -> bool:
+        return self.holder.ready
+
+    async def predict(
+        self, records: list[dict[str, Any]], protocol: str
+    ) -> list[Mapping[str, Any]]:
+        return await self.prediction.predict(records, protocol)
+
+    def feedback_authorized(self, authorization: str | None) -> bool:
+        return self.feedback.authorized(authorization)
+
+    async def submit_feedback(
+        self, items: Sequence[Mapping[str, Any]] | list[dict[str, Any]], protocol: str
+    ) -> list[Mapping[str, Any]]:
+        return await self.feedback.submit(self.feedback.validate(items), protocol)
+
+    async def model_info(self) -> Mapping[str, Any]:
+        model = self.holder.current
+        card = model.info
+        return {
+            "model_version": str(model.version),
+            "bento_tag": model.bento_tag,
+            "mlflow_run_id": model.run_id,
+            "registered_model": self.settings.mlflow.registered_model,
+            "trained_at": card.get("trained_at"),
+            "estimator": card.get("estimator"),
+            "holdout_metrics": card.get("holdout", {}),
+            "cv_metrics": card.get("cv", {}),
+            "interval_coverage": model.pricing.coverage,
+            "dataset": card.get("dataset", {}),
+            # The schema the model was trained with (the card's), else the configured one.
+            "features": card.get("features")
+            or {
+                name: spec.model_dump(mode="json", exclude_none=True)
+                for name, spec in self.settings.dataset.features.items()
+            },
+        }

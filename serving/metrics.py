@@ -1,0 +1,142 @@
+"""The service's own Prometheus metrics, next to BentoML's on ``/metrics``.
+
+They are created inside the worker (never at import time): ``prometheus_client`` picks its
+multi-process storage when first imported, and BentoML sets ``PROMETHEUS_MULTIPROC_DIR`` only
+when the worker starts. Counters and histograms then add up across workers; gauges say how they
+combine (``livesum`` for a backlog, ``livemax`` for figures every worker reports alike).
+Metric objects are created once per process because Prometheus refuses duplicate names.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from housing.config import Settings
+
+PREFIX = "housing"
+# Buckets of the predicted-price histogram: geometric between the plausible target bounds.
+_PRICE_BUCKETS = 16
+
+
+def _geometric(low: float, high: float, count: int) -> list[float]:
+    ratio = (high / low) ** (1 / (count - 1))
+    return [round(low * ratio**step, 2) for step in range(count)]
+
+
+def _powers_of_two(limit: int) -> list[float]:
+    return [float(2**power) for power in range(math.ceil(math.log2(max(limit, 2))) + 1)]
+
+
+@dataclass(frozen=True)
+class ServingMetrics:
+    predictions: Any
+    predicted_price: Any
+    batch_size: Any
+    requests_refused: Any
+    feedback: Any
+    log_batches: Any
+    log_rows: Any
+    log_errors: Any
+    log_backlog: Any
+    model_version: Any
+    model_swaps: Any
+    monitor_drift_share: Any
+    monitor_live_rmse: Any
+    monitor_labelled: Any
+    monitor_verdict: Any
+    monitor_last_run: Any
+
+    # ------------------------------------------------------------------ log observer
+
+    def batch_written(self, rows: int, seconds: float) -> None:
+        self.log_batches.inc()
+        self.log_rows.inc(rows)
+
+    def write_failed(self, error: BaseException) -> None:
+        self.log_errors.labels(error=type(error).__name__).inc()
+
+    def backlog_changed(self, rows: int) -> None:
+        self.log_backlog.set(rows)
+
+
+@functools.cache
+def _create(price_low: float, price_high: float, max_batch_size: int) -> ServingMetrics:
+    from prometheus_client import Counter, Gauge, Histogram
+
+    return ServingMetrics(
+        predictions=Counter(
+            f"{PREFIX}_predictions",
+            "Predictions answered (records), by model version and protocol",
+            ["model_version", "protocol"],
+        ),
+        predicted_price=Histogram(
+            f"{PREFIX}_predicted_price",
+            "Predicted prices (target unit)",
+            buckets=_geometric(price_low, price_high, _PRICE_BUCKETS),
+        ),
+        batch_size=Histogram(
+            f"{PREFIX}_batch_size",
+            "Rows per model call after adaptive batching (HTTP and gRPC together)",
+            buckets=_powers_of_two(max_batch_size),
+        ),
+        requests_refused=Counter(
+            f"{PREFIX}_requests_refused",
+            "Prediction requests refused, by reason and protocol",
+            ["reason", "protocol"],
+        ),
+        feedback=Counter(
+            f"{PREFIX}_feedback_items", "Feedback items by outcome", ["outcome", "protocol"]
+        ),
+        log_batches=Counter(f"{PREFIX}_log_write_batches", "Prediction-log batches written"),
+        log_rows=Counter(f"{PREFIX}_log_rows_written", "Prediction-log rows written"),
+        log_errors=Counter(
+            f"{PREFIX}_log_write_errors", "Failed prediction-log writes (rows spooled)", ["error"]
+        ),
+        log_backlog=Gauge(
+            f"{PREFIX}_log_backlog_rows",
+            "Answered predictions not yet in the database (buffered or spooled)",
+            multiprocess_mode="livesum",
+        ),
+        model_version=Gauge(
+            f"{PREFIX}_model_version",
+            "Champion version each worker serves",
+            multiprocess_mode="liveall",
+        ),
+        model_swaps=Counter(f"{PREFIX}_model_swaps", "Hot swaps to a new champion"),
+        monitor_drift_share=Gauge(
+            f"{PREFIX}_monitor_drift_share",
+            "Share of drifted features in the latest monitor run",
+            multiprocess_mode="livemax",
+        ),
+        monitor_live_rmse=Gauge(
+            f"{PREFIX}_monitor_live_rmse",
+            "RMSE on labelled production rows in the latest monitor run",
+            multiprocess_mode="livemax",
+        ),
+        monitor_labelled=Gauge(
+            f"{PREFIX}_monitor_labelled_rows",
+            "Labelled rows in the latest monitor run",
+            multiprocess_mode="livemax",
+        ),
+        monitor_verdict=Gauge(
+            f"{PREFIX}_monitor_verdict",
+            "1 for the verdict of the latest monitor run, 0 for the others",
+            ["verdict"],
+            multiprocess_mode="livemax",
+        ),
+        monitor_last_run=Gauge(
+            f"{PREFIX}_monitor_last_run_timestamp_seconds",
+            "When the latest monitor run finished (Unix time)",
+            multiprocess_mode="livemax",
+        ),
+    )
+
+
+def serving_metrics(settings: Settings) -> ServingMetrics:
+    """The process's metric objects (created on first call, inside the worker)."""
+    return _create(
+        settings.dataset.target_min, settings.dataset.target_max, settings.service.max_batch_size
+    )

@@ -1,0 +1,153 @@
+"""The prediction path every protocol shares: validate, batch, price, log, count.
+
+HTTP (``service.py``) hands over records BentoML already validated against the same pydantic
+model; gRPC (``serving/grpc``) hands over plain dicts and :meth:`PredictionPath.predict`
+validates them. Both then go through :meth:`PredictionPath.predict_records`, in the worker's
+event loop: one adaptive-batching queue, one model reference, one prediction log, one set of
+metrics, with ``protocol`` as the only difference.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from housing.config import Settings
+from housing.records import records_to_frame
+from housing.store.prediction_log import PredictionLogWriter
+from serving.batching import AdaptiveBatcher
+from serving.champion import ChampionHolder
+from serving.grpc.backend import FieldViolation, InvalidRequest
+from serving.metrics import ServingMetrics
+from serving.schema import describe_errors, house_record_model, records_adapter
+
+# (price, price_low, price_high, model_version, bento_tag) for one record.
+Scored = tuple[float, float, float, str, str]
+# Prices are answered and logged to the cent.
+_PRICE_DECIMALS = 2
+
+
+class PredictionPath:
+    """Validated records in, priced and logged answers out (one instance per worker)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        holder: ChampionHolder,
+        log: PredictionLogWriter,
+        metrics: ServingMetrics,
+    ) -> None:
+        self._settings = settings
+        self._holder = holder
+        self._log = log
+        self._metrics = metrics
+        self.record_model = house_record_model(settings)
+        self._records = records_adapter(self.record_model, settings.service.max_records_per_request)
+        self._batcher: AdaptiveBatcher[dict[str, Any], Scored] = AdaptiveBatcher(
+            self._score,
+            max_batch_size=settings.service.max_batch_size,
+            max_latency_s=settings.service.max_latency_ms / 1000,
+            on_batch=metrics.batch_size.observe,
+        )
+
+    def validate(self, records: Sequence[Mapping[str, Any]]) -> list[BaseModel]:
+        """Check raw records against the configured schema; InvalidRequest names each problem."""
+        try:
+            return self._records.validate_python(list(records))
+        except ValidationError as exc:
+            raise InvalidRequest(
+                [
+                    FieldViolation(index, field, reason)
+                    for index, field, reason in describe_errors(exc, root="houses")
+                ]
+            ) from None
+
+    async def predict(
+        self, records: Sequence[Mapping[str, Any]], protocol: str
+    ) -> list[dict[str, Any]]:
+        """Entry point for protocols that receive raw dicts (gRPC): validate, then predict."""
+        try:
+            validated = self.validate(records)
+        except InvalidRequest:
+            self._metrics.requests_refused.labels(reason="invalid", protocol=protocol).inc()
+            raise
+        return await self.predict_records(validated, protocol)
+
+    async def predict_records(
+        self, records: Sequence[BaseModel], protocol: str
+    ) -> list[dict[str, Any]]:
+        """Price validated records through the shared batching queue and log every answer.
+
+        Raises :class:`serving.champion.NoChampion` before the first model is loaded and
+        :class:`serving.batching.Overloaded` when the queue cannot keep the latency bound.
+        """
+        started = time.perf_counter()
+        features = [record.model_dump() for record in records]
+        try:
+            scored = await self._batcher.submit(features)
+        except Exception as exc:
+            self._metrics.requests_refused.labels(
+                reason=type(exc).__name__, protocol=protocol
+            ).inc()
+            raise
+        latency_ms = (time.perf_counter() - started) * 1000
+        created_at = datetime.now(UTC)
+        answers: list[dict[str, Any]] = []
+        rows: list[dict[str, Any]] = []
+        for record, (price, low, high, version, bento_tag) in zip(features, scored, strict=True):
+            prediction_id = str(uuid.uuid4())
+            answers.append(
+                {
+                    "prediction_id": prediction_id,
+                    "price": price,
+                    "price_low": low,
+                    "price_high": high,
+                    "model_version": version,
+                }
+            )
+            rows.append(
+                {
+                    "prediction_id": prediction_id,
+                    "created_at": created_at,
+                    "model_version": version,
+                    "bento_tag": bento_tag,
+                    "protocol": protocol,
+                    "features": record,
+                    "price": price,
+                    "price_low": low,
+                    "price_high": high,
+                    "latency_ms": latency_ms,
+                }
+            )
+            self._metrics.predicted_price.observe(price)
+        self._log.append(rows)
+        by_version: dict[str, int] = {}
+        for answer in answers:
+            by_version[answer["model_version"]] = by_version.get(answer["model_version"], 0) + 1
+        for version, count in by_version.items():
+            self._metrics.predictions.labels(model_version=version, protocol=protocol).inc(count)
+        return answers
+
+    def _score(self, batch: list[dict[str, Any]]) -> list[Scored]:
+        """One model call for a merged batch (runs in the batcher's model thread)."""
+        model = self._holder.current  # read once: the whole batch uses one version
+        estimates = model.pricing.predict(records_to_frame(batch, self._settings))
+        version, tag = str(model.version), model.bento_tag
+        return [
+            (
+                round(float(price), _PRICE_DECIMALS),
+                round(float(low), _PRICE_DECIMALS),
+                round(float(high), _PRICE_DECIMALS),
+                version,
+                tag,
+            )
+            for price, low, high in zip(estimates.price, estimates.low, estimates.high, strict=True)
+        ]
+
+    def close(self) -> None:
+        self._batcher.close()
