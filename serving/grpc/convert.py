@@ -103,10 +103,14 @@ def feature_schema(name: str, spec: FeatureSpec) -> pb.FeatureSchema:
 
 
 def timestamp(value: datetime | str | None) -> Timestamp | None:
-    """A protobuf Timestamp from a datetime or an ISO-8601 string; None if there is none."""
+    """A protobuf Timestamp from a datetime or an ISO-8601 string; None if there is none (the
+    full document, with the original text, is in ModelInfo.details_json anyway)."""
     if value is None or value == "":
         return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
     stamp = Timestamp()
     stamp.FromDatetime(moment)
     return stamp

@@ -79,7 +79,8 @@ class GrpcServer:
             ("grpc.max_receive_message_length", service.max_body_bytes),
         ]
         server = grpc.aio.server(options=options)
-        pb_grpc.add_PricePredictorServicer_to_server(PricePredictorServicer(self._backend), server)
+        servicer = PricePredictorServicer(self._backend, feedback_enabled=service.feedback.enabled)
+        pb_grpc.add_PricePredictorServicer_to_server(servicer, server)
         health = ModelHealthServicer(self._backend)
         health_pb2_grpc.add_HealthServicer_to_server(health, server)
         reflection.enable_server_reflection(

@@ -3,7 +3,8 @@
 Everything a prediction means (validation, batching, logging, metrics) happens in the backend,
 the same code HTTP calls; this module maps its outcomes onto gRPC: bad input is
 INVALID_ARGUMENT with record index, field and reason, a missing or wrong feedback token is
-UNAUTHENTICATED, no loaded model is UNAVAILABLE (retryable), never UNKNOWN with a traceback.
+UNAUTHENTICATED, no loaded model or a full batching queue is UNAVAILABLE (retryable), never
+UNKNOWN with a traceback.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Mapping
-from http import HTTPStatus
 from typing import Any, TypeVar
 
 import grpc
+from sqlalchemy.exc import SQLAlchemyError
 
+from serving.batching import Overloaded
+from serving.champion import NoChampion
 from serving.grpc import convert
 from serving.grpc.backend import PROTOCOL_LABEL, InvalidRequest, PredictionBackend
 from serving.grpc.generated import housing_pb2 as pb
@@ -44,19 +47,14 @@ def _metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
     return None
 
 
-def status_of(exc: Exception) -> grpc.StatusCode:
-    """The gRPC code for an error of the shared path, from its HTTP status where it has one
-    (BentoML raises ServiceUnavailable when the batching queue cannot meet its latency)."""
-    code = getattr(exc, "error_code", HTTPStatus.INTERNAL_SERVER_ERROR)
-    if code == HTTPStatus.SERVICE_UNAVAILABLE:
-        return grpc.StatusCode.UNAVAILABLE
-    if code in (HTTPStatus.BAD_REQUEST, HTTPStatus.UNPROCESSABLE_ENTITY):
-        return grpc.StatusCode.INVALID_ARGUMENT
-    if code == HTTPStatus.UNAUTHORIZED:
-        return grpc.StatusCode.UNAUTHENTICATED
-    if code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
-        return grpc.StatusCode.RESOURCE_EXHAUSTED
-    return grpc.StatusCode.INTERNAL
+def status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
+    """The gRPC status for an error of the shared path: what HTTP answers 503 is UNAVAILABLE
+    (retryable), everything unexpected is INTERNAL with a one-line message."""
+    if isinstance(exc, NoChampion | Overloaded):
+        return grpc.StatusCode.UNAVAILABLE, str(exc)
+    if isinstance(exc, SQLAlchemyError):
+        return grpc.StatusCode.UNAVAILABLE, "the store is unavailable; nothing was stored"
+    return grpc.StatusCode.INTERNAL, f"internal error ({type(exc).__name__}); see the server log"
 
 
 async def answer(call: Awaitable[T], context: grpc.aio.ServicerContext) -> T:
@@ -68,11 +66,10 @@ async def answer(call: Awaitable[T], context: grpc.aio.ServicerContext) -> T:
     except InvalidRequest as exc:
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
     except Exception as exc:
-        code = status_of(exc)
+        code, message = status_of(exc)
         if code == grpc.StatusCode.INTERNAL:
             logger.exception("gRPC call failed in the shared prediction path")
-            await context.abort(code, f"internal error ({type(exc).__name__}); see the server log")
-        await context.abort(code, str(exc))
+        await context.abort(code, message)
     raise AssertionError("unreachable: context.abort raises")
 
 
@@ -86,18 +83,13 @@ def feedback_outcome(name: str) -> pb.FeedbackOutcome:
 class PricePredictorServicer(pb_grpc.PricePredictorServicer):
     """Answers the three RPCs by calling the shared prediction path."""
 
-    def __init__(self, backend: PredictionBackend) -> None:
+    def __init__(self, backend: PredictionBackend, *, feedback_enabled: bool) -> None:
         self._backend = backend
-        self._nullable = frozenset(name for name, spec in backend.features.items() if spec.nullable)
-
-    async def _refuse_unready(self, context: grpc.aio.ServicerContext) -> None:
-        if not self._backend.model_ready():
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "no champion model is loaded yet")
+        self._feedback_enabled = feedback_enabled
 
     async def Predict(  # noqa: N802 - gRPC method names are the proto's
         self, request: pb.PredictRequest, context: grpc.aio.ServicerContext
     ) -> pb.PredictResponse:
-        await self._refuse_unready(context)
         records = convert.house_records(request.houses, self._backend.features)
         results = await answer(self._backend.predict(records, PROTOCOL_LABEL), context)
         return pb.PredictResponse(results=[convert.price_estimate(r) for r in results])
@@ -105,6 +97,10 @@ class PricePredictorServicer(pb_grpc.PricePredictorServicer):
     async def SubmitFeedback(  # noqa: N802
         self, request: pb.FeedbackRequest, context: grpc.aio.ServicerContext
     ) -> pb.FeedbackResponse:
+        if not self._feedback_enabled:
+            await context.abort(
+                grpc.StatusCode.UNIMPLEMENTED, "feedback is disabled (service.feedback.enabled)"
+            )
         authorization = _metadata_value(context, AUTHORIZATION_METADATA)
         if not self._backend.feedback_authorized(authorization):
             await context.abort(
@@ -119,7 +115,7 @@ class PricePredictorServicer(pb_grpc.PricePredictorServicer):
     @staticmethod
     def _feedback_result(outcome: Mapping[str, Any]) -> pb.FeedbackResult:
         name = str(outcome["outcome"])
-        detail = str(outcome.get("detail") or outcome.get("reason") or "")
+        detail = str(outcome.get("detail") or "")
         return pb.FeedbackResult(
             prediction_id=str(outcome["prediction_id"]),
             outcome=feedback_outcome(name),
@@ -129,13 +125,12 @@ class PricePredictorServicer(pb_grpc.PricePredictorServicer):
     async def GetModel(  # noqa: N802
         self, request: pb.GetModelRequest, context: grpc.aio.ServicerContext
     ) -> pb.ModelInfo:
-        await self._refuse_unready(context)
         info = dict(await answer(self._backend.model_info(), context))
-        metrics = info.get("holdout_metrics") or info.get("metrics") or {}
+        metrics = info.get("holdout_metrics") or {}
         message = pb.ModelInfo(
-            model_version=str(info.get("model_version") or info.get("version") or ""),
+            model_version=str(info.get("model_version") or ""),
             bento_tag=str(info.get("bento_tag") or ""),
-            mlflow_run_id=str(info.get("mlflow_run_id") or info.get("run_id") or ""),
+            mlflow_run_id=str(info.get("mlflow_run_id") or ""),
             holdout_metrics={
                 str(k): float(v) for k, v in metrics.items() if isinstance(v, int | float)
             },
