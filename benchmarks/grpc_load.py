@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ class LoadResult:
     rows_per_s: float
     p50_ms: float
     p99_ms: float
+    non_ok_codes: dict[str, int] = field(default_factory=dict)
     prediction_ids: list[str] = field(default_factory=list, repr=False)
 
     def row(self) -> dict[str, Any]:
@@ -159,6 +161,7 @@ async def run_load(
         rows_per_s=round(len(ids) / elapsed, 1),
         p50_ms=round(float(np.percentile(answered, 50)), 2) if len(answered) else float("nan"),
         p99_ms=round(float(np.percentile(answered, 99)), 2) if len(answered) else float("nan"),
+        non_ok_codes=dict(Counter(code.name for code in failures)),
         prediction_ids=ids,
     )
 
@@ -195,6 +198,12 @@ def grpc_rows(
     ]
 
 
+def _codes(result: LoadResult) -> str:
+    if not result.non_ok_codes:
+        return ""
+    return " (" + ", ".join(f"{n} {code}" for code, n in sorted(result.non_ok_codes.items())) + ")"
+
+
 def markdown_table(results: Sequence[LoadResult]) -> str:
     lines = [
         "| server | records/request | concurrency | requests/s | rows/s | p50 ms | p99 ms "
@@ -204,7 +213,7 @@ def markdown_table(results: Sequence[LoadResult]) -> str:
     for r in results:
         lines.append(
             f"| {r.server} | {r.records_per_request} | {r.concurrency} | {r.requests_per_s:,.0f} "
-            f"| {r.rows_per_s:,.0f} | {r.p50_ms} | {r.p99_ms} | {r.non_ok} |"
+            f"| {r.rows_per_s:,.0f} | {r.p50_ms} | {r.p99_ms} | {r.non_ok}{_codes(r)} |"
         )
     return "\n".join(lines)
 
