@@ -133,7 +133,6 @@ class PredictionLogWriter:
             self._buffer.extend(rows)
             if len(self._buffer) >= self._storage.flush_max_rows:
                 self._lock.notify_all()
-        self._observer.backlog_changed(self.backlog)
 
     def flush(self) -> bool:
         """Write the buffer now (used before feedback looks a prediction up); True on success."""

@@ -1,0 +1,301 @@
+"""The HTTP API of a real ``bentoml serve`` (2 workers): predictions, validation, feedback,
+the model document, metrics and batching, as a client sees them."""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from housing.config import Settings
+from housing.store.tables import feedback, predictions
+from tests.fixtures.serving import RunningService
+from tests.fixtures.training import ROOT
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def california_records(count: int, offset: int = 0) -> list[dict[str, Any]]:
+    """Real rows of the dataset as API records (missing bedrooms as null)."""
+    frame = pd.read_csv(ROOT / "data" / "california_housing.csv", skiprows=range(1, offset + 1))
+    frame = frame.drop(columns=["median_house_value"]).head(count)
+    records = frame.astype(object).to_dict(orient="records")
+    return [
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+        for r in records
+    ]
+
+
+def logged_rows(service_db: str, ids: list[str], timeout_s: float = 10.0) -> dict[str, Any]:
+    """Rows of the prediction log for ``ids`` (waits for the buffered writer to flush)."""
+    engine = create_engine(service_db)
+    deadline = time.monotonic() + timeout_s
+    rows: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            query = select(predictions).where(predictions.c.prediction_id.in_(ids))
+            rows = {row.prediction_id: row for row in connection.execute(query)}
+        if len(rows) == len(ids):
+            break
+        time.sleep(0.1)
+    engine.dispose()
+    return rows
+
+
+@pytest.fixture(scope="module")
+def service(served_champion: RunningService) -> RunningService:
+    return served_champion
+
+
+@pytest.fixture(scope="module")
+def log_url(served_champion: RunningService) -> str:
+    return f"sqlite:///{served_champion.log_path.parent / 'predictions.db'}"
+
+
+def test_predict_one_house_answers_price_interval_version_and_logs_it(
+    service: RunningService, log_url: str
+) -> None:
+    record = california_records(1)[0]
+    response = service.client.post("/predict", json={"houses": [record]})
+    assert response.status_code == 200, response.text
+    [answer] = response.json()
+    assert set(answer) == {"prediction_id", "price", "price_low", "price_high", "model_version"}
+    assert answer["model_version"] == "1"
+    assert 0 < answer["price_low"] < answer["price"] < answer["price_high"]
+    rows = logged_rows(log_url, [answer["prediction_id"]])
+    row = rows[answer["prediction_id"]]
+    assert row.price == answer["price"] and row.model_version == "1"
+    assert row.protocol == "http" and row.latency_ms > 0
+    assert row.features["median_income"] == record["median_income"]
+
+
+def test_predict_many_houses_in_request_order(service: RunningService, log_url: str) -> None:
+    records = california_records(200, offset=10)
+    answers = service.predict(records)
+    assert len(answers) == len(records)
+    ids = [answer["prediction_id"] for answer in answers]
+    assert len(set(ids)) == len(ids)
+    # Order: a house priced alone gets the same price as inside the big request.
+    single = service.predict([records[137]])[0]
+    assert single["price"] == pytest.approx(answers[137]["price"], rel=1e-9)
+    assert len(logged_rows(log_url, ids)) == len(ids)
+
+
+def test_missing_bedrooms_are_accepted_as_null(service: RunningService) -> None:
+    record = california_records(1)[0] | {"total_bedrooms": None}
+    assert service.predict([record])[0]["price"] > 0
+
+
+def _bad(change: dict[str, Any], drop: str | None = None) -> dict[str, Any]:
+    record = california_records(1)[0] | change
+    if drop:
+        record.pop(drop)
+    return record
+
+
+@pytest.mark.parametrize(
+    ("record", "field", "reason"),
+    [
+        (_bad({"median_income": 80.0}), "median_income", "less than or equal to 20"),
+        (_bad({"longitude": "-122.2"}), "longitude", "valid number"),
+        (_bad({"ocean_proximity": "ON THE MOON"}), "ocean_proximity", "INLAND"),
+        (_bad({"garage": 2}), "garage", "Extra inputs are not permitted"),
+        (_bad({}, drop="latitude"), "latitude", "Field required"),
+        (_bad({"population": None}), "population", "valid number"),
+        (_bad({"households": True}), "households", "valid number"),
+    ],
+    ids=["out-of-range", "string-number", "unknown-category", "extra-field", "missing-field",
+         "null-not-nullable", "bool"],
+)  # fmt: skip
+def test_invalid_record_is_400_naming_record_field_and_reason(
+    service: RunningService, record: dict[str, Any], field: str, reason: str
+) -> None:
+    good = california_records(1)[0]
+    response = service.client.post("/predict", json={"houses": [good, good, record]})
+    assert response.status_code == 400, response.text
+    details = response.json()["detail"]
+    assert any(d["loc"] == ["houses", 2, field] and reason in d["msg"] for d in details), details
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"houses": []}', "at least 1 item"),
+        (b'{"houses": [', "Invalid JSON"),
+        (b"[1, 2]", "object"),
+        (b'{"houses": [], "extra": 1}', ""),
+        (b"", ""),
+    ],
+    ids=["empty-list", "broken-json", "not-an-object", "unknown-top-level", "no-body"],
+)
+def test_malformed_request_is_400(service: RunningService, body: bytes, reason: str) -> None:
+    response = service.client.post(
+        "/predict", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert reason in response.text
+
+
+def test_too_many_records_is_400(service: RunningService, champion_settings: Settings) -> None:
+    limit = champion_settings.service.max_records_per_request
+    record = california_records(1)[0]
+    response = service.client.post("/predict", json={"houses": [record] * (limit + 1)})
+    assert response.status_code == 400
+    assert f"at most {limit} items" in response.text
+
+
+def test_oversized_body_is_413_declared_or_chunked(
+    service: RunningService, champion_settings: Settings
+) -> None:
+    body = b" " * (champion_settings.service.max_body_bytes + 1)
+    headers = {"Content-Type": "application/json"}
+    response = service.client.post("/predict", content=body, headers=headers)
+    assert response.status_code == 413
+    assert "exceeds the limit" in response.json()["error"]
+
+    def chunks() -> Any:
+        for start in range(0, len(body), 65536):
+            yield body[start : start + 65536]
+
+    chunked = service.client.post("/predict", content=chunks(), headers=headers)
+    assert chunked.status_code == 413
+
+
+def test_model_document_names_version_tag_run_metrics_and_schema(
+    service: RunningService,
+) -> None:
+    response = service.client.get("/model")
+    assert response.status_code == 200, response.text
+    document = response.json()
+    assert document["model_version"] == "1"
+    assert document["bento_tag"].startswith("housing_price:")
+    assert document["mlflow_run_id"]
+    assert document["holdout_metrics"]["rmse"] > 0
+    assert "median_income" in document["features"]
+
+
+def test_builtin_endpoints_stay(service: RunningService) -> None:
+    for path in ("/livez", "/readyz", "/metrics", "/docs.json"):
+        assert service.client.get(path).status_code == 200, path
+
+
+# ----------------------------------------------------------------------------- feedback
+
+
+def test_feedback_outcomes(service: RunningService, log_url: str) -> None:
+    answers = service.predict(california_records(3, offset=300))
+    first, second, third = (a["prediction_id"] for a in answers)
+    response = service.feedback(
+        [
+            {"prediction_id": first, "actual_price": 250000.0},
+            {"prediction_id": first, "actual_price": 250000.0},
+            {"prediction_id": first, "actual_price": 260000.0},
+            {"prediction_id": "00000000-0000-4000-8000-000000000000", "actual_price": 1e5},
+            {"prediction_id": second, "actual_price": -5.0},
+            {"prediction_id": third, "actual_price": 5e9},
+        ]
+    )
+    assert response.status_code == 200, response.text
+    outcomes = [item["outcome"] for item in response.json()]
+    assert outcomes == ["accepted", "duplicate", "conflict", "unknown", "implausible",
+                        "implausible"]  # fmt: skip
+    engine = create_engine(log_url)
+    with engine.connect() as connection:
+        stored = dict(
+            connection.execute(select(feedback.c.prediction_id, feedback.c.actual_price)).all()
+        )
+    engine.dispose()
+    assert stored[first] == 250000.0
+    assert second not in stored and third not in stored
+
+
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer wrong-token", "Basic dGVzdA==", "Bearer"],
+    ids=["missing", "wrong-token", "other-scheme", "empty-token"],
+)  # fmt: skip
+def test_feedback_without_valid_token_is_401_and_stores_nothing(
+    service: RunningService, log_url: str, authorization: str | None
+) -> None:
+    [answer] = service.predict(california_records(1, offset=400))
+    headers = {"Authorization": authorization} if authorization else {}
+    response = service.client.post(
+        "/feedback",
+        json={"items": [{"prediction_id": answer["prediction_id"], "actual_price": 1e5}]},
+        headers=headers,
+    )
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    engine = create_engine(log_url)
+    with engine.connect() as connection:
+        count = connection.execute(
+            select(func.count()).where(feedback.c.prediction_id == answer["prediction_id"])
+        ).scalar()
+    engine.dispose()
+    assert count == 0
+
+
+def test_invalid_feedback_body_is_400(service: RunningService) -> None:
+    for body in ({"items": []}, {"items": [{"prediction_id": "x"}]},
+                 {"items": [{"prediction_id": "x", "actual_price": "lots"}]}):  # fmt: skip
+        response = service.client.post("/feedback", json=body, headers=service.auth)
+        assert response.status_code == 400, (body, response.text)
+
+
+def test_concurrent_feedback_for_one_prediction_stores_exactly_one_value(
+    service: RunningService, log_url: str
+) -> None:
+    [answer] = service.predict(california_records(1, offset=500))
+    prediction_id = answer["prediction_id"]
+    prices = [100000.0 + 1000.0 * i for i in range(24)]
+
+    def send(price: float) -> str:
+        with httpx.Client(base_url=service.url, timeout=60) as client:
+            response = client.post(
+                "/feedback",
+                json={"items": [{"prediction_id": prediction_id, "actual_price": price}]},
+                headers=service.auth,
+            )
+            assert response.status_code == 200, response.text
+            return response.json()[0]["outcome"]
+
+    with ThreadPoolExecutor(len(prices)) as pool:
+        outcomes = list(pool.map(send, prices))
+    assert outcomes.count("accepted") == 1
+    assert set(outcomes) <= {"accepted", "conflict"}
+    winner = prices[outcomes.index("accepted")]
+    engine = create_engine(log_url)
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(feedback.c.actual_price).where(feedback.c.prediction_id == prediction_id)
+        ).all()
+    engine.dispose()
+    assert stored == [(winner,)]
+
+
+# ----------------------------------------------------------------------------- batching
+
+
+def test_concurrent_requests_are_merged_into_batches(service: RunningService) -> None:
+    before = service.metrics()
+    record = california_records(1, offset=600)[0]
+    requests = 256
+
+    def one(_: int) -> int:
+        return service.client.post("/predict", json={"houses": [record]}).status_code
+
+    with ThreadPoolExecutor(64) as pool:
+        statuses = list(pool.map(one, range(requests)))
+    assert statuses == [200] * requests
+    after = service.metrics()
+    batches = after["housing_batch_size_count"] - before.get("housing_batch_size_count", 0)
+    rows = after["housing_batch_size_sum"] - before.get("housing_batch_size_sum", 0)
+    assert rows == requests
+    assert rows / batches > 1, f"mean batch size {rows / batches:.2f}"
+    http_predictions = 'housing_predictions_total{model_version="1",protocol="http"}'
+    assert after[http_predictions] - before.get(http_predictions, 0) == requests
