@@ -12,11 +12,13 @@ model and is retried at the next poll.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from housing.config import Settings
-from housing.registry import LoadedModel, get_champion, load_model
+from housing.registry import ChampionRef, LoadedModel, RegistryError, get_champion, load_model
 from housing.store.database import create_log_engine
 
 logger = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ class ChampionHolder:
     def refresh(self) -> bool:
         """Load the registry's champion if it is not the one served; True when it swapped."""
         with self._refresh_lock:
-            ref = get_champion(self._settings)
+            ref = self._champion_to_serve()
             if ref is None:
                 return False
             current = self._current
@@ -72,6 +74,50 @@ class ChampionHolder:
         )
         self._on_swap(model)
         return True
+
+    def _champion_to_serve(self) -> ChampionRef | None:
+        """The registry's champion; before anything is loaded, the Bento's own model.
+
+        A container started without the production MLflow (or before the first promotion, or
+        while MLflow is down) serves the model it was built with; as soon as the registry names
+        a champion, the next poll moves to it.
+        """
+        try:
+            ref = get_champion(self._settings)
+        except RegistryError:
+            if self._current is not None or (packaged := packaged_champion()) is None:
+                raise
+            logger.warning("model registry unreachable; serving the Bento's packaged model")
+            return packaged
+        if ref is None and self._current is None:
+            return packaged_champion()
+        return ref
+
+
+def packaged_champion() -> ChampionRef | None:
+    """The model packaged in the Bento this process serves, or None outside a Bento.
+
+    ``housing build`` labels the Bento with the model's tag, version and run (delivery/build.py);
+    BentoML serves a Bento from ``$BENTO_PATH`` (containers) or with ``<bento>/src`` as the
+    working directory, and resolves the tag in the Bento's own model store.
+    """
+    import yaml
+
+    candidates = [Path(os.environ["BENTO_PATH"])] if os.environ.get("BENTO_PATH") else []
+    candidates.append(Path.cwd().parent)
+    for directory in candidates:
+        try:
+            info = yaml.safe_load((directory / "bento.yaml").read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        labels = info.get("labels") or {}
+        if labels.get("bento_model") and str(labels.get("model_version", "")).isdigit():
+            return ChampionRef(
+                version=int(labels["model_version"]),
+                run_id=str(labels.get("mlflow_run_id", "")),
+                bento_tag=str(labels["bento_model"]),
+            )
+    return None
 
 
 class ChampionWatcher:

@@ -18,6 +18,22 @@ image="${HOUSING_BASE_IMAGE:-docker.io/library/python:3.11-slim}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 engine="${CONTAINER_ENGINE:-podman}"
 
+# Debian packages this route needs (podman's runc runtime: crun fails on this cgroup mode).
+missing=()
+for tool in podman:podman runc:runc debootstrap:debootstrap; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "base-image: missing ${missing[*]} and not root to install them" >&2
+        exit 1
+    fi
+    echo "base-image: installing ${missing[*]} from Debian"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+        >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
+fi
+
 if "$engine" image exists "$image" 2>/dev/null && [ "${FORCE:-0}" != 1 ]; then
     echo "base image $image already exists (FORCE=1 rebuilds it)"
     exit 0
