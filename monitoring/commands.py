@@ -211,3 +211,45 @@ def register(app: typer.Typer) -> None:
         )
         command = [executable, "ui", "--workspace", str(workspace), "--host", "127.0.0.1"]
         raise typer.Exit(subprocess.call([*command, "--port", str(port)]))
+
+    @app.command()
+    def simulate(  # noqa: PLR0917 - typer maps parameters to options
+        ctx: typer.Context,
+        scenario: Annotated[
+            str, typer.Option(help="Named scenario from simulator.scenarios.")
+        ] = "baseline",
+        rows: Annotated[int, typer.Option(min=1, help="Houses to price.")] = 500,
+        url: Annotated[str | None, typer.Option(help="Service URL (default from config).")] = None,
+        feedback_fraction: Annotated[
+            float | None, typer.Option(min=0.0, max=1.0, help="Share of houses given feedback.")
+        ] = None,
+        delay: Annotated[
+            float | None, typer.Option(min=0.0, help="Seconds before feedback is sent.")
+        ] = None,
+        seed: Annotated[int | None, typer.Option(help="Seed of the houses drawn.")] = None,
+    ) -> None:
+        """Send real traffic from held-out houses to a running service, then feedback."""
+        from monitoring.simulator import SimulationError
+        from monitoring.simulator import simulate as run_simulation
+
+        settings = settings_of(ctx)
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task(f"scenario {scenario}", total=None)
+            try:
+                result = run_simulation(
+                    settings,
+                    scenario,
+                    rows,
+                    url=url,
+                    feedback_fraction=feedback_fraction,
+                    feedback_delay_s=delay,
+                    seed=seed,
+                    progress=lambda done, total: progress.update(task, completed=done, total=total),
+                )
+            except SimulationError as exc:
+                fail(str(exc), EXIT_BAD_INPUT)
+            except Exception as exc:
+                fail(f"simulation failed: {type(exc).__name__}: {exc}", EXIT_FAILURE)
+        console.print(result.describe())
+        if result.failed_requests:
+            raise typer.Exit(EXIT_FAILURE)

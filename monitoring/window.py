@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from housing.config import Settings
+from housing.records import records_to_frame
 from housing.store.tables import feedback, predictions
 
 # Columns of the monitoring frame besides the configured features.
@@ -149,7 +150,6 @@ def read_window(engine: Engine, settings: Settings, window: Window) -> LogWindow
 
 def frame_from_rows(rows: list, settings: Settings) -> LogWindow:
     """Expand JSON features into columns; set aside rows whose features are not a record."""
-    names = settings.feature_names
     plausible = settings.service.feedback
     records, meta, labels = [], [], []
     unreadable = invalid = 0
@@ -174,14 +174,7 @@ def frame_from_rows(rows: list, settings: Settings) -> LogWindow:
             label = _clean_label(row.actual_price, plausible.plausible_min, plausible.plausible_max)
             invalid += label is None
         labels.append(label)
-    frame = pd.DataFrame.from_records(records, columns=names) if records else None
-    if frame is None:
-        frame = pd.DataFrame(columns=names)
-    for name, spec in settings.dataset.features.items():
-        if spec.type == "category":
-            frame[name] = frame[name].astype("object")
-        else:
-            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
+    frame = records_to_frame(records, settings)
     columns = list(zip(*meta, strict=True)) if meta else [[] for _ in range(6)]
     frame[ID] = list(columns[0])
     frame[CREATED] = pd.to_datetime(list(columns[1]), utc=True)

@@ -1,0 +1,205 @@
+"""``housing retrain``: learn from what production taught us, and promote only a proven winner.
+
+The challenger is trained on the base dataset plus the production rows that received a true
+price (feedback) within ``retrain.feedback_window_days``, weighted by ``retrain.feedback_weight``.
+The newest ``retrain.recent_fraction`` of those labelled rows is held back: challenger and
+champion are both scored on it and on the fixed holdout. The challenger is promoted only when it
+is better on the recent rows (the market as it is now) and no more than
+``retrain.holdout_tolerance`` worse on the holdout (the market as it was). Production rows that
+fail the dataset's validation are reported and left out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from housing import registry
+from housing.config import Settings
+from housing.records import records_to_frame
+from housing.store.tables import feedback, predictions
+from housing.validation import DataValidationError, split_valid, summarize
+from training.data import load_training_data
+from training.pipeline import evaluate, split_holdout
+from training.publish import publish
+from training.train import train_model
+
+Progress = Callable[[str], None]
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+class RetrainError(RuntimeError):
+    """Retraining cannot run; ``exit_code`` follows the CLI convention (2 input, 1 other)."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class RetrainOutcome:
+    reason: str
+    production_rows: int
+    invalid_rows: int
+    training_rows: int = 0
+    recent_rows: int = 0
+    promoted: bool = False
+    decision: str = ""
+    version: int | None = None
+    champion_version: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    bento_tag: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        head = (
+            (f"challenger v{self.version} promoted" if self.promoted else "champion kept")
+            if self.version is not None
+            else "no challenger trained"
+        )
+        parts = [f"{head}: {self.decision}"]
+        parts.append(
+            f"{self.production_rows} labelled production rows ({self.invalid_rows} invalid left "
+            f"out, {self.recent_rows} held back as recent)"
+        )
+        if self.bento_tag:
+            parts.append(f"new Bento {self.bento_tag}")
+        return "; ".join(parts + self.notes)
+
+
+def labelled_production_rows(settings: Settings, now: datetime | None = None) -> pd.DataFrame:
+    """Production predictions with feedback inside the window: features, target, created_at."""
+    from monitoring.status import open_log
+
+    since = (now or datetime.now(UTC)) - timedelta(days=settings.retrain.feedback_window_days)
+    query = (
+        select(predictions.c.created_at, predictions.c.features, feedback.c.actual_price)
+        .join(feedback, feedback.c.prediction_id == predictions.c.prediction_id)
+        .where(feedback.c.received_at >= since.astimezone(UTC).replace(tzinfo=None))
+        .order_by(predictions.c.created_at)
+    )
+    engine = open_log(settings)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(query).all()
+    finally:
+        engine.dispose()
+    target = settings.dataset.target
+    records = [
+        {**(row.features if isinstance(row.features, dict) else {}), target: row.actual_price}
+        for row in rows
+    ]
+    frame = records_to_frame(records, settings, with_target=True)
+    frame["created_at"] = pd.to_datetime([row.created_at for row in rows], utc=True)
+    return frame
+
+
+def _recent_split(frame: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(older rows for training, newest ``fraction`` held back), split by prediction time."""
+    ordered = frame.sort_values("created_at", kind="stable")
+    cut = len(ordered) - max(1, round(len(ordered) * fraction))
+    return ordered.iloc[:cut], ordered.iloc[cut:]
+
+
+def retrain(
+    settings: Settings, *, reason: str, build: bool, progress: Progress | None = None
+) -> RetrainOutcome:
+    step = progress or (lambda _message: None)
+    target = settings.dataset.target
+    rules = settings.retrain
+    step("reading labelled production rows")
+    production = labelled_production_rows(settings)
+    outcome = RetrainOutcome(reason=reason, production_rows=len(production), invalid_rows=0)
+    if len(production):
+        try:
+            valid, issues = split_valid(production, settings, with_target=True, source="feedback")
+        except DataValidationError as exc:
+            raise RetrainError(f"production rows unusable: {exc}", EXIT_BAD_INPUT) from exc
+        invalid = {issue.row for issue in issues}
+        outcome.invalid_rows = len(invalid)
+        if issues:
+            outcome.notes.append(summarize("labelled production rows", issues))
+        valid["created_at"] = production.loc[valid.index, "created_at"]
+        production = valid
+    outcome.production_rows = len(production)
+    if len(production) < rules.min_labels:
+        outcome.decision = (
+            f"only {len(production)} valid labelled production rows in the last "
+            f"{rules.feedback_window_days:g} days, at least {rules.min_labels} needed"
+        )
+        return outcome
+    champion = registry.get_champion(settings)
+    if champion is None:
+        raise RetrainError("there is no champion to retrain against: run `housing train` first")
+    step("preparing base data and production rows")
+    try:
+        data = load_training_data(settings)
+    except DataValidationError as exc:
+        raise RetrainError(str(exc), EXIT_BAD_INPUT) from exc
+    base_train, holdout = split_holdout(data.frame, settings)
+    older, recent = _recent_split(production, rules.recent_fraction)
+    columns = [*settings.feature_names, target]
+    train = pd.concat([base_train[columns], older[columns]], ignore_index=True)
+    weights = np.concatenate([np.ones(len(base_train)), np.full(len(older), rules.feedback_weight)])
+    outcome.training_rows, outcome.recent_rows = len(train), len(recent)
+    step(f"training a challenger on {len(base_train)} base + {len(older)} production rows")
+    trained = train_model(
+        settings, train, holdout, data_sha256=data.sha256, sample_weight=weights, on_step=step
+    )
+    step("scoring challenger and champion on the holdout and the recent rows")
+    champion_model = registry.load_model(settings, champion)
+    scores = {
+        "challenger_holdout_rmse": trained.metrics["holdout_rmse"],
+        "challenger_recent_rmse": evaluate(trained.pricing, recent, target)["rmse"],
+        "champion_holdout_rmse": evaluate(champion_model.pricing, holdout, target)["rmse"],
+        "champion_recent_rmse": evaluate(champion_model.pricing, recent, target)["rmse"],
+    }
+    outcome.metrics = scores
+    outcome.champion_version = champion.version
+    promote, outcome.decision = _gate(scores, rules.holdout_tolerance, champion.version)
+    step("logging the challenger to MLflow and BentoML")
+    trained = dataclasses.replace(trained, metrics={**trained.metrics, **scores})
+    tags = {
+        "trigger": reason[:5000],
+        "retrain": "true",
+        "production_rows": str(len(older)),
+        "recent_rows": str(len(recent)),
+        "invalid_production_rows": str(outcome.invalid_rows),
+        "feedback_weight": str(rules.feedback_weight),
+        "promotion_decision": "promoted" if promote else "challenger",
+        "promotion_reason": outcome.decision[:5000],
+    }
+    registration = publish(settings, trained, reason=f"retrain: {reason}"[:5000], tags=tags)
+    outcome.version = registration.version
+    if promote:
+        registry.promote(settings, registration.version, f"retrain: {outcome.decision}")
+        outcome.promoted = True
+        if build:
+            step("building a Bento with the new champion")
+            from delivery.build import build_bento
+
+            outcome.bento_tag = build_bento(settings)
+    return outcome
+
+
+def _gate(scores: dict[str, float], tolerance: float, champion_version: int) -> tuple[bool, str]:
+    recent_better = scores["challenger_recent_rmse"] < scores["champion_recent_rmse"]
+    holdout_limit = scores["champion_holdout_rmse"] * (1 + tolerance)
+    holdout_ok = scores["challenger_holdout_rmse"] <= holdout_limit
+    text = (
+        f"recent RMSE {scores['challenger_recent_rmse']:,.0f} vs champion "
+        f"v{champion_version} {scores['champion_recent_rmse']:,.0f}; holdout RMSE "
+        f"{scores['challenger_holdout_rmse']:,.0f} vs {scores['champion_holdout_rmse']:,.0f} "
+        f"(tolerance {tolerance:.0%})"
+    )
+    if recent_better and holdout_ok:
+        return True, f"better on recent data and within tolerance on the holdout: {text}"
+    why = "not better on recent data" if not recent_better else "too much worse on the holdout"
+    return False, f"{why}: {text}"
