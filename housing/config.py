@@ -168,6 +168,10 @@ class ModelConfig(Section):
     )
     params: dict[str, Any] = {}
     log_target: bool = Field(default=True, description="fit on log(price); prices are skewed")
+    threads: PositiveInt = Field(
+        default=1,
+        description="OpenMP/BLAS threads of one fit; CV runs split.cv_jobs fits in parallel",
+    )
 
 
 class IntervalConfig(Section):

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import TransformedTargetRegressor
+from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
@@ -37,24 +37,16 @@ METRIC_NAMES = ("rmse", "mae", "r2", "mape")
 # ----------------------------------------------------------------------------- pipeline
 
 
-def _estimator(settings: Settings, features: HousingFeatures) -> list[tuple[str, Any]]:
+def _steps(settings: Settings, features: HousingFeatures) -> list[tuple[str, Any]]:
     """Steps after feature building: imputation/encoding suited to the estimator, then it."""
     params = dict(settings.model.params)
-    n_categorical = len(features.categories or {})
-    n_numeric = len(features.get_feature_names_out()) - n_categorical
     if settings.model.estimator == "hist_gradient_boosting":
         # Native missing-value and categorical support: category codes stay one column each,
         # an unknown category (NaN code) follows the learned "missing" branch.
-        return [
-            (
-                "regressor",
-                HistGradientBoostingRegressor(
-                    categorical_features=features.categorical_mask(), **params
-                ),
-            )
-        ]
-    from sklearn.compose import ColumnTransformer
-
+        mask = features.categorical_mask()
+        return [("model", HistGradientBoostingRegressor(categorical_features=mask, **params))]
+    n_categorical = len(features.categories or {})
+    n_numeric = len(features.get_feature_names_out()) - n_categorical
     numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
     if settings.model.estimator == "ridge":
         numeric_steps.append(("scale", StandardScaler()))
@@ -69,34 +61,32 @@ def _estimator(settings: Settings, features: HousingFeatures) -> list[tuple[str,
         ]
     )
     if settings.model.estimator == "ridge":
-        regressor: Any = Ridge(**params)
-    else:
-        regressor = RandomForestRegressor(**params)
-    return [("encode", encode), ("regressor", regressor)]
+        return [("encode", encode), ("model", Ridge(**params))]
+    return [("encode", encode), ("model", RandomForestRegressor(**params))]
 
 
 def build_pipeline(settings: Settings) -> Pipeline:
     """An unfitted pipeline: raw records in, price out. Preprocessing lives inside it.
 
-    Shape: ``features`` (:class:`HousingFeatures`) -> ``model``; ``model`` is a
-    ``TransformedTargetRegressor`` (log/exp) when ``model.log_target`` is set, so sample
-    weights are passed as ``model__sample_weight``.
+    Shape: ``features`` (:class:`HousingFeatures`) -> [``encode``] -> ``model``. With
+    ``model.log_target`` the ``model`` step is a ``TransformedTargetRegressor`` (fit on log
+    price). Sample weights go to ``model__sample_weight`` (see :func:`weight_params`).
     """
     features = features_from_config(settings.dataset.features, settings.feature_engineering)
-    inner = Pipeline(_estimator(settings, features))
-    model: Any = inner
+    steps = _steps(settings, features)
+    name, estimator = steps[-1]
     if settings.model.log_target:
-        model = TransformedTargetRegressor(regressor=inner, func=np.log, inverse_func=np.exp)
-    return Pipeline([("features", features), ("model", model)])
+        estimator = TransformedTargetRegressor(
+            regressor=estimator, func=np.log, inverse_func=np.exp
+        )
+    return Pipeline([("features", features), *steps[:-1], (name, estimator)])
 
 
-def weight_params(settings: Settings, sample_weight: np.ndarray | None) -> dict[str, Any]:
+def weight_params(sample_weight: np.ndarray | None) -> dict[str, Any]:
     """Fit keyword arguments that route sample weights to the final estimator."""
     if sample_weight is None:
         return {}
-    if settings.model.log_target:
-        return {"model__sample_weight": np.asarray(sample_weight, dtype=float)}
-    return {"model__regressor__sample_weight": np.asarray(sample_weight, dtype=float)}
+    return {"model__sample_weight": np.asarray(sample_weight, dtype=float)}
 
 
 # ----------------------------------------------------------------------------- splits
@@ -188,7 +178,7 @@ def cross_validation(
         cv=folds,
         scoring=scoring,
         n_jobs=settings.split.cv_jobs if settings.split.cv_jobs > 1 else None,
-        params=weight_params(settings, sample_weight),
+        params=weight_params(sample_weight),
     )
     metrics: dict[str, float] = {}
     for name in scoring:
@@ -228,7 +218,7 @@ def fit_pricing_model(
     pipeline.fit(
         fit_frame[settings.feature_names],
         fit_frame[settings.dataset.target],
-        **weight_params(settings, weights),
+        **weight_params(weights),
     )
     predicted = pipeline.predict(calibration[settings.feature_names])
     coverage = settings.intervals.coverage

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from housing import registry
 from housing.config import Settings
@@ -94,13 +95,14 @@ def train_model(
     the same inputs and configuration.
     """
     started = time.perf_counter()
-    on_step("cross-validating")
-    cv = cross_validation(settings, train, sample_weight)
-    on_step("fitting and calibrating")
-    fitted = fit_pricing_model(settings, train, sample_weight)
-    on_step("evaluating on the holdout")
-    holdout_metrics = evaluate(fitted.pricing, holdout, settings.dataset.target)
-    reference = reference_sample(settings, fitted.pricing, [holdout, fitted.calibration])
+    with threadpool_limits(settings.model.threads):
+        on_step("cross-validating")
+        cv = cross_validation(settings, train, sample_weight)
+        on_step("fitting and calibrating")
+        fitted = fit_pricing_model(settings, train, sample_weight)
+        on_step("evaluating on the holdout")
+        holdout_metrics = evaluate(fitted.pricing, holdout, settings.dataset.target)
+        reference = reference_sample(settings, fitted.pricing, [holdout, fitted.calibration])
     seconds = time.perf_counter() - started
     metrics = {f"holdout_{k}": v for k, v in holdout_metrics.items()}
     metrics |= {f"cv_{k}": v for k, v in cv.items()}
@@ -170,7 +172,8 @@ def run_training(
     trained = train_model(settings, train, holdout, data_sha256=data.sha256, on_step=on_step)
     on_step("checking promotion")
     try:
-        champion = score_champion(settings, holdout)
+        with threadpool_limits(settings.model.threads):
+            champion = score_champion(settings, holdout)
         champion_error = None
     except registry.RegistryError as exc:
         champion, champion_error = None, str(exc)
