@@ -16,7 +16,7 @@ import argparse
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 
 from housing.config import Settings, load_config
+from serving.grpc.convert import house_message
 from serving.grpc.generated import housing_pb2 as pb
 from serving.grpc.generated import housing_pb2_grpc as pb_grpc
 
-_CALIFORNIA_FIELDS = {f.name for f in pb.CaliforniaHouse.DESCRIPTOR.fields}
 # Callers share channels (HTTP/2 connections) in groups of this size at most.
 CALLERS_PER_CHANNEL = 8
 
@@ -57,29 +57,11 @@ class LoadResult:
         return data
 
 
-def to_house(record: Mapping[str, Any]) -> pb.House:
-    """A dataset row as a typed California record when it is one, else the generic map."""
-    clean = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in record.items()}
-    if set(clean) <= _CALIFORNIA_FIELDS:
-        return pb.House(
-            california=pb.CaliforniaHouse(**{k: v for k, v in clean.items() if v is not None})
-        )
-    values = {}
-    for name, value in clean.items():
-        if value is None:
-            values[name] = pb.FeatureValue()
-        elif isinstance(value, str):
-            values[name] = pb.FeatureValue(category=value)
-        else:
-            values[name] = pb.FeatureValue(number=float(value))
-    return pb.House(features=pb.FeatureRecord(values=values))
-
-
 def sample_houses(settings: Settings, count: int, seed: int) -> list[pb.House]:
     """``count`` real houses from the configured dataset, as proto records."""
     frame = pd.read_csv(settings.dataset.path, usecols=settings.feature_names)
     rows = frame.sample(n=min(count, len(frame)), random_state=seed).to_dict(orient="records")
-    return [to_house(row) for row in rows]
+    return [house_message(row) for row in rows]
 
 
 @dataclass

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.serving",
     "tests.fixtures.monitoring",
     "tests.fixtures.delivery",
+    "tests.fixtures.grpc",
 ]

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from google.protobuf.struct_pb2 import NULL_VALUE
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from housing.config import FeatureSpec
@@ -114,3 +115,22 @@ def timestamp(value: datetime | str | None) -> Timestamp | None:
     stamp = Timestamp()
     stamp.FromDatetime(moment)
     return stamp
+
+
+def house_message(record: Mapping[str, Any], *, typed: bool = True) -> pb.House:
+    """The client side: a record (as an HTTP client would send it) as a ``House``; the typed
+    California message when ``typed`` and every key is one of its fields, else the generic map.
+    NaN and None are "unknown": left unset in the typed message, null in the map."""
+    clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in record.items()}
+    if typed and set(clean) <= set(_CALIFORNIA_FIELDS):
+        present = {k: v for k, v in clean.items() if v is not None}
+        return pb.House(california=pb.CaliforniaHouse(**present))
+    values = {}
+    for name, value in clean.items():
+        if value is None:
+            values[name] = pb.FeatureValue(null=NULL_VALUE)
+        elif isinstance(value, str):
+            values[name] = pb.FeatureValue(category=value)
+        else:
+            values[name] = pb.FeatureValue(number=float(value))
+    return pb.House(features=pb.FeatureRecord(values=values))
