@@ -1,0 +1,90 @@
+"""``housing monitor`` and ``housing schedule`` as a user runs them: real subprocesses."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import pytest
+from sqlalchemy import inspect, select
+
+from housing.store.tables import monitoring_runs
+from monitoring.scheduler import JOBS_TABLE
+from monitoring.status import latest_status, open_log
+from tests.fixtures.monitoring import log_houses, own_outputs
+from tests.fixtures.serving import service_env
+from tests.fixtures.training import ROOT, subprocess_env
+
+HOUSING = str(ROOT / ".venv" / "bin" / "housing")
+
+
+@pytest.fixture
+def settings(champion_settings, tmp_path):
+    return own_outputs(champion_settings, tmp_path)
+
+
+def _env(settings, **overrides) -> dict[str, str]:
+    return subprocess_env(service_env(settings, **overrides))
+
+
+def test_bad_window_is_one_line_and_exit_2(settings) -> None:
+    done = subprocess.run(
+        [HOUSING, "monitor", "--since", "yesterday"],
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: --since: 'yesterday' is not an ISO-8601 timestamp"
+    ]
+
+
+def test_drifted_window_exits_3_and_names_the_verdict(settings, holdout_houses) -> None:
+    inland = holdout_houses[holdout_houses["ocean_proximity"] == "INLAND"]
+    log_houses(settings, inland.sample(400, random_state=8), labelled_share=0.0)
+    done = subprocess.run(
+        [HOUSING, "monitor", "--last", "1000"],
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 3, done.stderr
+    assert "drift" in done.stdout and "ocean_proximity" in done.stdout
+    assert latest_status(settings)["verdict"] == "drift"
+
+
+def test_scheduler_runs_the_monitor_and_stops_cleanly_on_sigterm(settings, holdout_houses) -> None:
+    log_houses(settings, holdout_houses.head(300))
+    process = subprocess.Popen(
+        [HOUSING, "schedule", "--now"],
+        env=_env(settings, monitoring__schedule__interval_minutes=60),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while latest_status(settings) is None:
+            assert process.poll() is None, process.stdout.read()
+            assert time.monotonic() < deadline, "the scheduled monitor run never finished"
+            time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "scheduler stopped" in output
+    engine = open_log(settings)
+    with engine.connect() as connection:
+        assert inspect(connection).has_table(JOBS_TABLE)  # next run survives a restart
+        runs = connection.execute(select(monitoring_runs.c.summary)).all()
+    engine.dispose()
+    assert len(runs) == 1 and runs[0].summary["trigger"] == "schedule"

@@ -1,0 +1,75 @@
+"""The HTML report renders in a real browser (headless Chromium) and shows the drift table."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from monitoring.monitor import run_monitor
+from monitoring.window import resolve_window
+from tests.fixtures.monitoring import log_houses, own_outputs
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+RENDER_BUDGET_MS = "20000"
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path:
+        return path
+    if os.environ.get("CI"):
+        pytest.fail("chromium is required in CI (Debian package 'chromium')")
+    pytest.skip("chromium is not installed")
+
+
+def _browser(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=True)
+
+
+def _cells(row_html: str) -> list[str]:
+    cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row_html, flags=re.S)
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in cells]
+
+
+def test_report_renders_the_drift_table(champion_settings, holdout_houses, tmp_path) -> None:
+    settings = own_outputs(champion_settings, tmp_path / "state")
+    log_houses(settings, holdout_houses.sample(400, random_state=11))
+    report = run_monitor(settings, resolve_window(settings)).report_path
+    url = report.resolve().as_uri()
+
+    dom = _browser(tmp_path, f"--virtual-time-budget={RENDER_BUDGET_MS}", "--dump-dom", url)
+    tables = re.findall(r"<table.*?</table>", dom.stdout, flags=re.S)
+    drift_tables = [t for t in tables if "Drift Score" in t]
+    assert drift_tables, "no rendered table with a 'Drift Score' column"
+    rows = [_cells(row) for row in re.findall(r"<tr.*?</tr>", drift_tables[0], flags=re.S)]
+    header, body = rows[0], rows[1:]
+    assert {"Column", "Data Drift", "Stat Test", "Drift Score"} <= set(header)
+    shown = {cell for row in body for cell in row}
+    assert set(settings.feature_names) | {"prediction"} <= shown
+    assert any("Wasserstein" in cell for row in body for cell in row)
+
+    screenshot = tmp_path / "report.png"
+    _browser(
+        tmp_path,
+        f"--virtual-time-budget={RENDER_BUDGET_MS}",
+        "--window-size=1400,1800",
+        f"--screenshot={screenshot}",
+        url,
+    )
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert screenshot.stat().st_size > 20_000  # a blank page is a few kB
