@@ -32,7 +32,10 @@ def _quiet_libraries() -> None:
 
 
 def _money(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
+    """Whole units for dollar prices, cents for profiles priced in thousands (Boston)."""
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
 
 
 def train(
@@ -93,7 +96,7 @@ def _print_summary(settings, outcome) -> None:
         table.add_row(
             name.upper(),
             _money(metrics[f"holdout_{name}"]),
-            f"{metrics[f'cv_{name}_mean']:,.0f} ± {metrics[f'cv_{name}_std']:,.0f}",
+            f"{_money(metrics[f'cv_{name}_mean'])} ± {_money(metrics[f'cv_{name}_std'])}",
         )
     table.add_row(
         "R2",
@@ -113,8 +116,9 @@ def _print_summary(settings, outcome) -> None:
     registration = outcome.registration
     console.print(
         f"MLflow: {settings.mlflow.registered_model} v{registration.version}"
-        f" (run {registration.run_id})   BentoML: {registration.bento_tag}"
+        f" (run {registration.run_id})"
     )
+    console.print(f"BentoML: {registration.bento_tag}")
     verdict = (
         "[green]promoted to champion[/]" if outcome.decision.promote else "[yellow]challenger[/]"
     )
