@@ -20,6 +20,7 @@ from housing.config import Settings
 from serving.grpc.backend import PredictionBackend
 from serving.grpc.generated import housing_pb2 as pb
 from serving.grpc.generated import housing_pb2_grpc as pb_grpc
+from serving.grpc.metrics import MetricsInterceptor
 from serving.grpc.servicer import PricePredictorServicer
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class GrpcServer:
             ("grpc.so_reuseport", 1),
             ("grpc.max_receive_message_length", service.max_body_bytes),
         ]
-        server = grpc.aio.server(options=options)
+        server = grpc.aio.server(interceptors=[MetricsInterceptor()], options=options)
         servicer = PricePredictorServicer(self._backend, feedback_enabled=service.feedback.enabled)
         pb_grpc.add_PricePredictorServicer_to_server(servicer, server)
         health = ModelHealthServicer(self._backend)

@@ -325,3 +325,16 @@ def _grpc_predictions(metrics: dict[str, float]) -> float:
         for key, value in metrics.items()
         if key.startswith("housing_predictions_total{") and 'protocol="grpc"' in key
     )
+
+
+def test_grpc_calls_are_counted_by_method_and_status_code(
+    grpc_champion: GrpcClient, served_champion: RunningService
+) -> None:
+    key = 'housing_grpc_requests_total{code="%s",method="Predict"}'
+    before = served_champion.metrics()
+    predict(grpc_champion, california_records(3))
+    refusal(grpc_champion, [])
+    after = served_champion.metrics()
+    assert after[key % "OK"] - before.get(key % "OK", 0) == 1
+    assert after[key % "INVALID_ARGUMENT"] - before.get(key % "INVALID_ARGUMENT", 0) == 1
+    assert after["housing_grpc_request_duration_seconds_count"] > 0
