@@ -114,6 +114,9 @@ def retrain(
     step = progress or (lambda _message: None)
     target = settings.dataset.target
     rules = settings.retrain
+    champion = registry.get_champion(settings)
+    if champion is None:
+        raise RetrainError("there is no champion to retrain against: run `housing train` first")
     step("reading labelled production rows")
     production = labelled_production_rows(settings)
     outcome = RetrainOutcome(reason=reason, production_rows=len(production), invalid_rows=0)
@@ -135,9 +138,6 @@ def retrain(
             f"{rules.feedback_window_days:g} days, at least {rules.min_labels} needed"
         )
         return outcome
-    champion = registry.get_champion(settings)
-    if champion is None:
-        raise RetrainError("there is no champion to retrain against: run `housing train` first")
     step("preparing base data and production rows")
     try:
         data = load_training_data(settings)
