@@ -20,7 +20,10 @@ from rich.table import Table
 from housing.cli import EXIT_BAD_INPUT, EXIT_FAILURE, fail, settings_of
 
 console = Console()
-err_console = Console(stderr=True)
+# Piped output (scripts, CI logs) gets full table rows instead of an 80-column squeeze.
+_PIPE_WIDTH = 200
+if not console.is_terminal:
+    console.width = _PIPE_WIDTH
 
 
 def _quiet_libraries() -> None:
