@@ -17,9 +17,11 @@ Callers (``housing build``, ``housing retrain``) must have called
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -158,9 +160,12 @@ def build_bento(settings: Settings, champion: ChampionRef | None = None) -> str:
     Raises :class:`BuildError` with a one-line reason when there is no champion, no lock file or
     BentoML refuses the build. Reuses an existing Bento only when the tag is identical, which
     happens only for a clean tree with the same commit and model version.
+
+    ``bentoml build`` runs as a subprocess: it imports ``service.py``, which loads the
+    configuration and prepares its process, and that must not change the caller's process.
     """
     import bentoml
-    from bentoml.exceptions import BentoMLException, NotFound
+    from bentoml.exceptions import NotFound
 
     if champion is None:
         champion = current_champion(settings)
@@ -177,13 +182,40 @@ def build_bento(settings: Settings, champion: ChampionRef | None = None) -> str:
     config = derived_bentofile(settings, champion, git, requirements)
     bentofile = build_dir / "bentofile.yaml"
     bentofile.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    try:
-        bento = bentoml.bentos.build_bentofile(
-            str(bentofile), version=version, build_ctx=str(settings.root)
+    _run_bentoml_build(settings, bentofile, version)
+    return tag
+
+
+def _run_bentoml_build(settings: Settings, bentofile: Path, version: str) -> None:
+    environ = {
+        **os.environ,
+        "BENTOML_HOME": str(settings.bentoml.home),
+        "HOUSING_CONFIG": str(settings.source),
+        # Importing the service checks for a feedback token; the build needs none, and the
+        # Bento itself still refuses to start without one (this is not among its envs).
+        "HOUSING_SERVICE__FEEDBACK__ALLOW_UNAUTHENTICATED": "true",
+    }
+    command = [
+        str(Path(sys.executable).with_name("bentoml")),
+        "build",
+        "--bentofile",
+        str(bentofile),
+        "--version",
+        version,
+        "--output",
+        "tag",
+        str(settings.root),
+    ]
+    result = subprocess.run(
+        command, cwd=settings.root, env=environ, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        reason = next(
+            (line for line in reversed(lines) if "Error" in line or "error" in line),
+            lines[-1] if lines else f"exit code {result.returncode}",
         )
-    except (BentoMLException, OSError, ValueError) as exc:
-        raise BuildError(f"bentoml build failed: {exc}") from exc
-    return str(bento.tag)
+        raise BuildError(f"bentoml build failed: {reason.strip()}")
 
 
 def current_champion(settings: Settings) -> ChampionRef:

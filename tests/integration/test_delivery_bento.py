@@ -1,0 +1,77 @@
+"""The built Bento works the way a container uses it, without a container.
+
+Exported, imported into an empty BentoML home, run from a fresh virtual environment holding
+only the Bento's own requirements, started by the Bento's own entrypoint: if a file, a package
+or the model were missing from the Bento, this is where it shows.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import httpx
+import pytest
+
+from delivery.build import git_state
+from delivery.smoke import run_smoke
+from tests.fixtures.delivery import bento_runtime, serve_with_entrypoint
+from tests.fixtures.serving import FEEDBACK_TOKEN
+
+pytestmark = pytest.mark.slow
+
+
+def test_bento_tag_and_labels_name_the_model_and_commit(champion_settings, built_bento) -> None:
+    import bentoml
+
+    from housing.registry import get_champion
+
+    champion = get_champion(champion_settings)
+    bento = bentoml.bentos.get(built_bento)
+    git = git_state(champion_settings.root)
+    assert built_bento.startswith(
+        f"{champion_settings.bentoml.bento_name}:m{champion.version}-g{git.commit[:8]}"
+    )
+    assert bento.info.labels["model_version"] == str(champion.version)
+    assert bento.info.labels["git_commit"] == git.commit
+    assert bento.info.labels["mlflow_run_id"] == champion.run_id
+    assert [str(model.tag) for model in bento.info.models] == [champion.bento_tag]
+
+
+def test_building_again_never_reuses_a_tag_for_other_content(champion_settings, built_bento):
+    from delivery.build import build_bento
+
+    again = build_bento(champion_settings)
+    if git_state(champion_settings.root).dirty:
+        assert again != built_bento  # uncommitted code: a new, unique tag
+    else:
+        assert again == built_bento  # same commit and model: the same Bento, reused
+
+
+def test_bento_serves_from_its_own_entrypoint_and_requirements(
+    champion_settings, built_bento, tmp_path
+) -> None:
+    runtime = bento_runtime(built_bento, tmp_path)
+    src = runtime.bento_dir / "src"
+    shipped = {p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file()}
+    assert {"service.py", "configuration.yaml", "serving/core.py", "housing/pricing.py"} <= shipped
+    assert not any(name.startswith(("tests/", "var/", "data/")) for name in shipped)
+    freeze = subprocess.run(
+        [str(runtime.python), "-c", "import bentoml, sklearn; print(bentoml.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert freeze == "1.4.40"
+
+    with serve_with_entrypoint(runtime, FEEDBACK_TOKEN, tmp_path) as server:
+        report = run_smoke(
+            champion_settings,
+            server.url,
+            server.grpc_target,
+            FEEDBACK_TOKEN,
+            ready_timeout_s=180.0,
+        )
+        model = httpx.get(f"{server.url}/model", timeout=30).json()
+    assert report.model_version == runtime.info["labels"]["model_version"]
+    assert model["bento_tag"] == runtime.info["labels"]["bento_model"]
+    assert len(report.checks) == 5
