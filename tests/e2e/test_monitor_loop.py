@@ -99,6 +99,7 @@ def test_drift_retrain_promote_and_hot_swap(loop_settings, monkeypatch) -> None:
             check=False,
             timeout=600,
         )
+        print(done.stdout)  # the monitor table and the retrain decision, shown with -s
         assert done.returncode == 3, done.stdout + done.stderr
         assert "degraded" in done.stdout or "drift" in done.stdout
         assert "promoted" in done.stdout, done.stdout
@@ -129,6 +130,12 @@ def test_drift_retrain_promote_and_hot_swap(loop_settings, monkeypatch) -> None:
         assert service.process.pid == pid and service.process.poll() is None
         after = simulate(settings, "new_market", 200, url=service.url, feedback_fraction=0.0)
         assert after.model_versions == {"2": 200}
+        # The service exposes the latest monitor run (from the log database) as gauges.
+        gauges = service.metrics()
+        verdict = "degraded" if "degraded" in done.stdout else "drift"
+        assert gauges[f'housing_monitor_verdict{{verdict="{verdict}"}}'] == 1.0
+        assert gauges["housing_monitor_labelled_rows"] > 100
+        assert gauges["housing_monitor_drift_share"] > 0
         model_info = httpx.get(f"{service.url}/model", timeout=10).json()
         assert str(model_info.get("version", model_info.get("model_version"))) == "2"
 
