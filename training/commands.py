@@ -28,7 +28,7 @@ if not console.is_terminal:
 
 def _quiet_libraries() -> None:
     """MLflow and BentoML log chatty INFO lines (registry creation, alembic) on every run."""
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     for name in ("mlflow", "alembic", "bentoml"):
         logging.getLogger(name).setLevel(logging.WARNING)
