@@ -7,6 +7,8 @@ or the model were missing from the Bento, this is where it shows.
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 
 import httpx
@@ -16,6 +18,7 @@ from delivery.build import git_state
 from delivery.smoke import run_smoke
 from tests.fixtures.delivery import bento_runtime, serve_with_entrypoint
 from tests.fixtures.serving import FEEDBACK_TOKEN
+from tests.fixtures.training import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -72,6 +75,15 @@ def test_bento_serves_from_its_own_entrypoint_and_requirements(
             ready_timeout_s=180.0,
         )
         model = httpx.get(f"{server.url}/model", timeout=30).json()
+        exposed = httpx.get(f"{server.url}/metrics", timeout=30).text
     assert report.model_version == runtime.info["labels"]["model_version"]
     assert model["bento_tag"] == runtime.info["labels"]["bento_model"]
     assert len(report.checks) == 5
+
+    # Every series the Grafana dashboard plots is exposed by the running Bento. Only the verdict
+    # gauge has no sample before the first monitor run (it is labelled by verdict).
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/housing.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel.get("targets", [])]
+    plotted = {m for e in exprs for m in re.findall(r"\b((?:bentoml|housing)_[a-z_]+)", e)}
+    missing = {m for m in plotted if not re.search(rf"^{m}[{{ ]", exposed, re.M)}
+    assert missing <= {"housing_monitor_verdict"}, missing
