@@ -20,16 +20,23 @@ SETTINGS = load_config()
 prepare_process(SETTINGS, numeric_threads=SETTINGS.service.numeric_threads)
 
 import bentoml  # noqa: E402  (BENTOML_HOME must be set first)
-from pydantic import Field  # noqa: E402
+from pydantic import BaseModel, ConfigDict, Field, create_model  # noqa: E402
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
+from starlette.responses import Response  # noqa: E402
 
 from serving.auth import feedback_token  # noqa: E402
 from serving.batching import Overloaded  # noqa: E402
 from serving.champion import NoChampion  # noqa: E402
 from serving.core import ServingCore  # noqa: E402
 from serving.grpc.server import GrpcServer  # noqa: E402
-from serving.http import RequestGuard, error_response, json_response, model_route  # noqa: E402
+from serving.http import (  # noqa: E402
+    JsonRoute,
+    RequestGuard,
+    error_response,
+    json_response,
+    model_route,
+)
 from serving.runtime import limit_numeric_threads, service_options  # noqa: E402
 from serving.schema import (  # noqa: E402
     FeedbackItem,
@@ -43,10 +50,17 @@ Houses = Annotated[
     list[HouseRecord],  # type: ignore[valid-type]
     Field(min_length=1, max_length=SETTINGS.service.max_records_per_request),
 ]
+PredictRequest = create_model(
+    "PredictRequest", __config__=ConfigDict(extra="forbid"), houses=(Houses, ...)
+)
 FeedbackItems = Annotated[
     list[FeedbackItem],
     Field(min_length=1, max_length=SETTINGS.service.feedback.max_items_per_request),
 ]
+
+
+async def _predict_json(request: BaseModel) -> Response:
+    return await bentoml.get_current_service().answer_predict(request.houses)  # type: ignore[attr-defined]
 
 
 async def _model_info() -> dict:
@@ -82,11 +96,14 @@ class HousingPriceService:
     @bentoml.api(route="/predict")
     async def predict(self, houses: Houses) -> list[PricePrediction]:
         """Price houses: one answer per record, in order, with interval and model version."""
+        return await self.answer_predict(houses)  # type: ignore[return-value]
+
+    async def answer_predict(self, houses: list[BaseModel]) -> Response:
         try:
             answers = await self.core.prediction.predict_records(houses, "http")
         except (NoChampion, Overloaded) as exc:
             return error_response(503, str(exc))
-        return json_response(answers)  # type: ignore[return-value]
+        return json_response(answers)
 
     @bentoml.api(route="/feedback")
     async def feedback(self, items: FeedbackItems) -> list[FeedbackResult]:
@@ -106,4 +123,8 @@ HousingPriceService.add_asgi_middleware(
     max_body_bytes=SETTINGS.service.max_body_bytes,
     protected_paths=("/feedback",),
     token=feedback_token(SETTINGS),
+)
+# Innermost of the two: JSON predictions are answered right after the size check (see JsonRoute).
+HousingPriceService.add_asgi_middleware(
+    JsonRoute, path="/predict", request_model=PredictRequest, handler=_predict_json
 )

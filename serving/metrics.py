@@ -9,8 +9,10 @@ Metric objects are created once per process because Prometheus refuses duplicate
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +50,29 @@ class ServingMetrics:
     monitor_labelled: Any
     monitor_verdict: Any
     monitor_last_run: Any
+
+    def observe_prices(self, prices: Sequence[float]) -> None:
+        """Add a request's prices to the histogram with one update per touched bucket.
+
+        ``Histogram.observe`` costs a lock and a PID check per value in multi-process mode
+        (17% of a worker's event-loop time at 100-record requests, profiled), so the values are
+        bucketed here and each bucket is incremented once.
+        """
+        histogram = self.predicted_price
+        bounds = getattr(histogram, "_upper_bounds", None)
+        buckets = getattr(histogram, "_buckets", None)
+        total = getattr(histogram, "_sum", None)
+        if bounds is None or buckets is None or total is None:  # another client version
+            for price in prices:
+                histogram.observe(price)
+            return
+        counts: dict[int, int] = {}
+        for price in prices:
+            index = bisect.bisect_left(bounds, price)
+            counts[index] = counts.get(index, 0) + 1
+        for index, count in counts.items():
+            buckets[index].inc(count)
+        total.inc(float(sum(prices)))
 
     # ------------------------------------------------------------------ log observer
 

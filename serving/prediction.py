@@ -131,8 +131,8 @@ class PredictionPath:
                     "latency_ms": latency_ms,
                 }
             )
-            self._metrics.predicted_price.observe(price)
         self._log.append(rows)
+        self._metrics.observe_prices([answer["price"] for answer in answers])
         by_version: dict[str, int] = {}
         for answer in answers:
             by_version[answer["model_version"]] = by_version.get(answer["model_version"], 0) + 1
