@@ -165,8 +165,9 @@ def test_predict_with_the_shared_champion(
 
 
 def test_boston_profile_trains_with_the_same_code(tmp_path: Path) -> None:
-    env = settings_env(tmp_path, fast=False)
-    result = housing("--config", "examples/boston/configuration.yaml", "train", env=env)
+    result = housing(
+        "--config", "examples/boston/configuration.yaml", "train", env=settings_env(tmp_path)
+    )
     assert result.returncode == 0, result.stderr
     assert "boston: model version 1" in result.stdout
     assert "promoted to champion" in result.stdout
