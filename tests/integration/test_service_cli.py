@@ -6,13 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.fixtures.serving import FEEDBACK_TOKEN, free_port
+from tests.fixtures.serving import FEEDBACK_TOKEN, free_port, wait_until_ready
 from tests.fixtures.training import ROOT, settings_env, subprocess_env
 
 pytestmark = pytest.mark.timeout(600)
@@ -52,15 +51,7 @@ def test_serve_trains_a_first_champion_then_answers(tmp_path: Path) -> None:
     process = _serve(environ, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 400
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+        wait_until_ready(url, process, tmp_path / "serve.log", timeout_s=400)
         record = {
             "longitude": -122.23, "latitude": 37.88, "housing_median_age": 41,
             "total_rooms": 880, "total_bedrooms": 129, "population": 322,
