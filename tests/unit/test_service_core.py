@@ -20,6 +20,7 @@ from housing.store.prediction_log import PredictionLogWriter
 from housing.store.tables import feedback, predictions
 from serving.auth import bearer_matches, feedback_token
 from serving.batching import AdaptiveBatcher, Overloaded
+from serving.prediction import prediction_ids
 from serving.schema import describe_errors, example_record, house_record_model, records_adapter
 from tests.fixtures.training import make_settings
 
@@ -224,3 +225,11 @@ def test_feedback_from_many_threads_for_one_prediction_stores_one_value(tmp_path
     assert sorted(outcomes) == ["accepted"] + ["conflict"] * 15
     with writer.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(feedback)).scalar_one() == 1
+
+
+def test_prediction_ids_are_unique_rfc4122_version_4_uuids() -> None:
+    ids = prediction_ids(5000)
+    assert len(set(ids)) == len(ids)
+    parsed = [uuid.UUID(value) for value in ids]
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert [str(u) for u in parsed] == ids
