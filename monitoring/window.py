@@ -103,8 +103,8 @@ class LogWindow:
 
 
 def _as_utc(value: datetime) -> datetime:
-    """Bind values as naive UTC: SQLite stores no zone, PostgreSQL takes naive as UTC here."""
-    return value.astimezone(UTC).replace(tzinfo=None)
+    """Aware UTC: PostgreSQL compares instants; SQLite's DATETIME stores the UTC wall time."""
+    return value.astimezone(UTC)
 
 
 def _clean_label(value: object, low: float, high: float) -> float | None:

@@ -82,7 +82,7 @@ def labelled_production_rows(settings: Settings, now: datetime | None = None) ->
     query = (
         select(predictions.c.created_at, predictions.c.features, feedback.c.actual_price)
         .join(feedback, feedback.c.prediction_id == predictions.c.prediction_id)
-        .where(feedback.c.received_at >= since.astimezone(UTC).replace(tzinfo=None))
+        .where(feedback.c.received_at >= since.astimezone(UTC))
         .order_by(predictions.c.created_at)
     )
     engine = open_log(settings)
