@@ -221,8 +221,8 @@ def run_wrk(url: str, script: Path, concurrency: int, duration_s: float) -> dict
     return {
         "requests": requests,
         "seconds": duration_s,
-        "p50_ms": _ms(re.search(r"50%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
-        "p99_ms": _ms(re.search(r"99%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
+        "p50_ms": _ms(re.search(r"^\s*50%\s+(\S+)\s*$", output, re.M).group(1)),  # type: ignore[union-attr]
+        "p99_ms": _ms(re.search(r"^\s*99%\s+(\S+)\s*$", output, re.M).group(1)),  # type: ignore[union-attr]
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
         "socket_errors": sum(int(g) for g in errors.groups()) if errors else 0,
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
