@@ -88,3 +88,45 @@ def test_scheduler_runs_the_monitor_and_stops_cleanly_on_sigterm(settings, holdo
         runs = connection.execute(select(monitoring_runs.c.summary)).all()
     engine.dispose()
     assert len(runs) == 1 and runs[0].summary["trigger"] == "schedule"
+
+
+def test_ui_serves_the_workspace_history(settings, holdout_houses) -> None:
+    import os
+
+    import httpx
+
+    from monitoring.monitor import run_monitor
+    from monitoring.window import resolve_window
+    from tests.fixtures.serving import free_port
+
+    log_houses(settings, holdout_houses.head(300))
+    first = run_monitor(settings, resolve_window(settings)).summary["run_id"]
+    second = run_monitor(settings, resolve_window(settings)).summary["run_id"]
+    port = free_port()
+    process = subprocess.Popen(
+        [HOUSING, "ui", "--port", str(port)],
+        env=_env(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, process.stdout.read()
+            try:
+                projects = httpx.get(f"http://127.0.0.1:{port}/api/projects", timeout=5).json()
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "evidently ui never answered"
+                time.sleep(0.5)
+        project = next(p for p in projects if p["name"] == "housing-price monitoring")
+        runs = httpx.get(
+            f"http://127.0.0.1:{port}/api/projects/{project['id']}/snapshots", timeout=10
+        ).json()
+        names = {run["name"] for run in runs}
+        assert {f"insufficient_data {first[:8]}", f"insufficient_data {second[:8]}"} <= names
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
