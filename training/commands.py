@@ -34,11 +34,15 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def _money(value: float | None) -> str:
-    """Whole units for dollar prices, cents for profiles priced in thousands (Boston)."""
+def _money(value: float | None, scale: float | None = None) -> str:
+    """Whole units for dollar prices, cents for profiles priced in thousands (Boston).
+
+    ``scale`` picks the precision from another number (a std shown next to its mean).
+    """
     if value is None:
         return "-"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
+    reference = abs(value if scale is None else scale)
+    return f"{value:,.0f}" if reference >= 1000 else f"{value:,.2f}"
 
 
 def train(
@@ -99,7 +103,8 @@ def _print_summary(settings, outcome) -> None:
         table.add_row(
             name.upper(),
             _money(metrics[f"holdout_{name}"]),
-            f"{_money(metrics[f'cv_{name}_mean'])} ± {_money(metrics[f'cv_{name}_std'])}",
+            f"{_money(metrics[f'cv_{name}_mean'])}"
+            f" ± {_money(metrics[f'cv_{name}_std'], metrics[f'cv_{name}_mean'])}",
         )
     table.add_row(
         "R2",
