@@ -12,6 +12,7 @@ from typing import Any
 
 import grpc
 import httpx
+import psutil
 import pytest
 from google.protobuf.struct_pb2 import NULL_VALUE
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
@@ -338,3 +339,17 @@ def test_grpc_calls_are_counted_by_method_and_status_code(
     assert after[key % "OK"] - before.get(key % "OK", 0) == 1
     assert after[key % "INVALID_ARGUMENT"] - before.get(key % "INVALID_ARGUMENT", 0) == 1
     assert after["housing_grpc_request_duration_seconds_count"] > 0
+
+
+def test_every_worker_listens_on_the_grpc_port(served_champion: RunningService) -> None:
+    """2 workers, one port: each worker binds it (SO_REUSEPORT) and the kernel spreads
+    connections, so gRPC capacity grows with ``service.workers`` as HTTP's does."""
+    server = psutil.Process(served_champion.process.pid)
+    listening = {
+        process.pid
+        for process in server.children(recursive=True)
+        for connection in process.net_connections(kind="tcp")
+        if connection.status == psutil.CONN_LISTEN
+        and connection.laddr.port == served_champion.grpc_port
+    }
+    assert len(listening) == 2, listening
