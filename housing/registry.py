@@ -61,6 +61,10 @@ class UnknownVersion(RegistryError):  # noqa: N818 - the name the callers know
     """A model version that is not registered."""
 
 
+class NothingToRollBack(RegistryError):  # noqa: N818 - reads as the situation
+    """There is no earlier champion (or no champion at all) to return to."""
+
+
 class ReferenceNotFound(RegistryError):  # noqa: N818 - the name the callers know
     """A model version without a stored reference sample (neither BentoML nor MLflow)."""
 
@@ -341,7 +345,7 @@ def rollback(settings: Settings) -> ChampionRef:
     """Give the champion alias back to the champion before the current one."""
     current = get_champion(settings)
     if current is None:
-        raise RegistryError("there is no champion to roll back from")
+        raise NothingToRollBack("there is no champion to roll back from")
     history = _history(settings)
     while history and history[-1] == current.version:
         history.pop()
@@ -352,7 +356,7 @@ def rollback(settings: Settings) -> ChampionRef:
         except UnknownVersion:
             history.pop()
     else:
-        raise RegistryError(
+        raise NothingToRollBack(
             f"version {current.version} is the only champion so far; nothing to roll back to"
         )
     _make_champion(settings, target, current, f"rollback from version {current.version}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -34,6 +36,36 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+@contextmanager
+def _expected_failures(on_error: Callable[[], None] | None = None) -> Iterator[None]:
+    """Turn the failures a user can act on into one line on stderr and an exit code.
+
+    Bad data, an unknown version or "nothing to roll back" are input problems (2); a registry,
+    store or file-system failure is exit 1. ``on_error`` runs first (e.g. stop a progress bar).
+    """
+    from mlflow.exceptions import MlflowException
+
+    from housing import registry
+    from housing.validation import DataValidationError
+
+    codes: list[tuple[type[BaseException], int]] = [
+        (DataValidationError, EXIT_BAD_INPUT),
+        (registry.UnknownVersion, EXIT_BAD_INPUT),
+        (registry.NothingToRollBack, EXIT_BAD_INPUT),
+        (registry.RegistryError, EXIT_FAILURE),
+        (MlflowException, EXIT_FAILURE),
+        (OSError, EXIT_FAILURE),
+    ]
+    try:
+        yield
+    except tuple(kind for kind, _ in codes) as exc:
+        if on_error is not None:
+            on_error()
+        code = next(code for kind, code in codes if isinstance(exc, kind))
+        message = exc.message if isinstance(exc, MlflowException) else str(exc)
+        fail(message.strip().splitlines()[0] if message.strip() else type(exc).__name__, code)
+
+
 def _money(value: float | None, scale: float | None = None) -> str:
     """Whole units for dollar prices, cents for profiles priced in thousands (Boston).
 
@@ -55,8 +87,6 @@ def train(
     ] = "manual training",
 ) -> None:
     """Train, evaluate, log to MLflow, save to BentoML, and promote if better than the champion."""
-    from housing.registry import RegistryError
-    from housing.validation import DataValidationError
     from training.train import TRAINING_STEPS, run_training
 
     settings = settings_of(ctx)
@@ -80,14 +110,8 @@ def train(
             started.append(description)
             progress.update(task, description=description)
 
-        try:
+        with _expected_failures(progress.stop):
             outcome = run_training(settings, force=force, reason=reason, on_step=on_step)
-        except DataValidationError as exc:
-            progress.stop()
-            fail(str(exc), EXIT_BAD_INPUT)
-        except RegistryError as exc:
-            progress.stop()
-            fail(str(exc), EXIT_FAILURE)
         progress.update(task, completed=len(TRAINING_STEPS), description="done")
     _print_summary(settings, outcome)
 
@@ -136,14 +160,12 @@ def _print_summary(settings, outcome) -> None:
 
 def models(ctx: typer.Context) -> None:
     """List registered model versions with holdout metrics, aliases and BentoML tags."""
-    from housing.registry import RegistryError, list_versions
+    from housing.registry import list_versions
 
     settings = settings_of(ctx)
     _quiet_libraries()
-    try:
+    with _expected_failures():
         versions = list_versions(settings)
-    except RegistryError as exc:
-        fail(str(exc), EXIT_FAILURE)
     if not versions:
         console.print("no model versions yet: run `housing train`")
         return
@@ -190,12 +212,8 @@ def promote(
 
     settings = settings_of(ctx)
     _quiet_libraries()
-    try:
+    with _expected_failures():
         ref = registry.promote(settings, version, reason)
-    except registry.UnknownVersion as exc:
-        fail(str(exc), EXIT_BAD_INPUT)
-    except registry.RegistryError as exc:
-        fail(str(exc), EXIT_FAILURE)
     console.print(f"version {ref.version} ({ref.bento_tag}) is now the champion")
 
 
@@ -205,10 +223,8 @@ def rollback(ctx: typer.Context) -> None:
 
     settings = settings_of(ctx)
     _quiet_libraries()
-    try:
+    with _expected_failures():
         ref = registry.rollback(settings)
-    except registry.RegistryError as exc:
-        fail(str(exc), EXIT_BAD_INPUT)
     console.print(f"rolled back: version {ref.version} ({ref.bento_tag}) is the champion again")
 
 
@@ -222,18 +238,13 @@ def predict(
     Rows that fail validation stay in the output with an `error` and no price; they are listed
     on stderr and the exit code is 2, so scripts notice.
     """
-    from housing import registry
-    from housing.validation import CSV_LINES, DataValidationError, summarize
+    from housing.validation import CSV_LINES, summarize
     from training.scoring import score_csv
 
     settings = settings_of(ctx)
     _quiet_libraries()
-    try:
+    with _expected_failures():
         result = score_csv(settings, input_path, output_path)
-    except DataValidationError as exc:
-        fail(str(exc), EXIT_BAD_INPUT)
-    except registry.RegistryError as exc:
-        fail(str(exc), EXIT_FAILURE)
     console.print(
         f"priced {result.scored} of {result.rows} houses with model version {result.version}"
         f" -> {result.output}"
