@@ -9,6 +9,7 @@ across them, like BentoML does for HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import grpc
@@ -34,8 +35,9 @@ _HEALTH_SUBJECTS = ("", SERVICE_NAME)
 class ModelHealthServicer(grpc_health.aio.HealthServicer):
     """Standard grpc.health.v1: SERVING exactly while the backend has a model loaded.
 
-    The status is read from the backend on every Check (cheap), so it can never lag behind a
-    model load or unload; watchers are notified whenever a Check sees it change.
+    The status is read from the backend on every Check (cheap), so a Check never lags behind a
+    model load; Watch streams are updated by :meth:`follow`, as often as the service looks for a
+    new champion (``service.model_poll_interval_s``).
     """
 
     def __init__(self, backend: PredictionBackend) -> None:
@@ -51,6 +53,12 @@ class ModelHealthServicer(grpc_health.aio.HealthServicer):
         for subject in _HEALTH_SUBJECTS:
             await self.set(subject, status)
 
+    async def follow(self, interval_s: float) -> None:
+        """Keep the status (and so every Watch stream) current until cancelled."""
+        while True:
+            await self.refresh()
+            await asyncio.sleep(interval_s)
+
     async def Check(self, request, context):  # noqa: N802 - the proto's method name
         await self.refresh()
         return await super().Check(request, context)
@@ -64,6 +72,7 @@ class GrpcServer:
         self._backend = backend
         self._server: grpc.aio.Server | None = None
         self._health: ModelHealthServicer | None = None
+        self._health_follower: asyncio.Task[None] | None = None
         self.port: int | None = None
 
     @property
@@ -92,6 +101,9 @@ class GrpcServer:
             raise RuntimeError(f"gRPC could not bind {self.address}")
         await server.start()
         await health.refresh()
+        self._health_follower = asyncio.create_task(
+            health.follow(service.model_poll_interval_s), name="grpc-health"
+        )
         self._server, self._health, self.port = server, health, port
         logger.info("gRPC %s listening on %s:%d", SERVICE_NAME, service.host, port)
         return port
@@ -100,6 +112,8 @@ class GrpcServer:
         """Report NOT_SERVING, then let in-flight calls finish within the request timeout."""
         if self._server is None:
             return
+        if self._health_follower is not None:
+            self._health_follower.cancel()
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
         await self._server.stop(self._settings.service.request_timeout_s)

@@ -7,7 +7,6 @@ import asyncio
 import json
 import math
 import uuid
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -27,7 +26,6 @@ from tests.fixtures.grpc import (
     CALL_TIMEOUT_S,
     SERVICE_NAME,
     GrpcClient,
-    service_without_champion,
 )
 from tests.fixtures.serving import RunningService
 from tests.integration.test_service_http import california_records, logged_rows
@@ -256,19 +254,6 @@ def test_get_model_matches_the_http_model_document(
 def test_health_is_serving_with_a_champion(grpc_champion: GrpcClient) -> None:
     assert grpc_champion.health_status() == "SERVING"
     assert grpc_champion.health_status("") == "SERVING"
-
-
-def test_without_a_champion_health_is_not_serving_and_predict_is_unavailable(
-    training_settings: Settings, tmp_path: Path
-) -> None:
-    with service_without_champion(training_settings, tmp_path) as client:
-        assert client.health_status() == "NOT_SERVING"
-        with pytest.raises(grpc.RpcError) as caught:
-            predict(client, california_records(1))
-        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-        assert "no champion" in caught.value.details()
-        # Bad input is still judged first, as over HTTP.
-        assert refusal(client, []).code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_reflection_lists_the_service_and_its_methods(grpc_champion: GrpcClient) -> None:
