@@ -9,7 +9,6 @@ without a restart.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from datetime import UTC, datetime
 
@@ -23,10 +22,10 @@ from monitoring.monitor import run_monitor
 from monitoring.simulator import simulate
 from monitoring.status import open_log
 from monitoring.window import Window
-from tests.fixtures.serving import running_service, service_env
-from tests.fixtures.training import ROOT, copy_mlflow_db, make_settings, subprocess_env
+from tests.fixtures.monitoring import run_housing
+from tests.fixtures.serving import running_service
+from tests.fixtures.training import copy_mlflow_db, make_settings
 
-HOUSING = str(ROOT / ".venv" / "bin" / "housing")
 LOOP_OVERRIDES = {
     "monitoring__performance__min_labels": 100,
     "monitoring__window__last_n": 100_000,
@@ -91,13 +90,8 @@ def test_drift_retrain_promote_and_hot_swap(loop_settings, monkeypatch) -> None:
         market = simulate(settings, "new_market", 900, url=service.url, feedback_fraction=0.6)
         assert market.answered == 900
         _wait_logged(settings, 1500)
-        done = subprocess.run(
-            [HOUSING, "monitor", "--since", middle.isoformat(), "--retrain"],
-            env=subprocess_env(service_env(settings, **LOOP_OVERRIDES)),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=600,
+        done = run_housing(
+            settings, "monitor", "--since", middle.isoformat(), "--retrain", **LOOP_OVERRIDES
         )
         print(done.stdout)  # the monitor table and the retrain decision, shown with -s
         assert done.returncode == 3, done.stdout + done.stderr

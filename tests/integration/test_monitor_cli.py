@@ -12,11 +12,7 @@ from sqlalchemy import inspect, select
 from housing.store.tables import monitoring_runs
 from monitoring.scheduler import JOBS_TABLE
 from monitoring.status import latest_status, open_log
-from tests.fixtures.monitoring import log_houses, own_outputs
-from tests.fixtures.serving import service_env
-from tests.fixtures.training import ROOT, subprocess_env
-
-HOUSING = str(ROOT / ".venv" / "bin" / "housing")
+from tests.fixtures.monitoring import HOUSING, housing_env, log_houses, own_outputs, run_housing
 
 
 @pytest.fixture
@@ -24,19 +20,8 @@ def settings(champion_settings, tmp_path):
     return own_outputs(champion_settings, tmp_path)
 
 
-def _env(settings, **overrides) -> dict[str, str]:
-    return subprocess_env(service_env(settings, **overrides))
-
-
 def test_bad_window_is_one_line_and_exit_2(settings) -> None:
-    done = subprocess.run(
-        [HOUSING, "monitor", "--since", "yesterday"],
-        env=_env(settings),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    done = run_housing(settings, "monitor", "--since", "yesterday")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: --since: 'yesterday' is not an ISO-8601 timestamp"
@@ -46,14 +31,7 @@ def test_bad_window_is_one_line_and_exit_2(settings) -> None:
 def test_drifted_window_exits_3_and_names_the_verdict(settings, holdout_houses) -> None:
     inland = holdout_houses[holdout_houses["ocean_proximity"] == "INLAND"]
     log_houses(settings, inland.sample(400, random_state=8), labelled_share=0.0)
-    done = subprocess.run(
-        [HOUSING, "monitor", "--last", "1000"],
-        env=_env(settings),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    done = run_housing(settings, "monitor", "--last", "1000")
     assert done.returncode == 3, done.stderr
     assert "drift" in done.stdout and "ocean_proximity" in done.stdout
     assert latest_status(settings)["verdict"] == "drift"
@@ -63,7 +41,7 @@ def test_scheduler_runs_the_monitor_and_stops_cleanly_on_sigterm(settings, holdo
     log_houses(settings, holdout_houses.head(300))
     process = subprocess.Popen(
         [HOUSING, "schedule", "--now"],
-        env=_env(settings, monitoring__schedule__interval_minutes=60),
+        env=housing_env(settings, monitoring__schedule__interval_minutes=60),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -105,7 +83,7 @@ def test_ui_serves_the_workspace_history(settings, holdout_houses) -> None:
     port = free_port()
     process = subprocess.Popen(
         [HOUSING, "ui", "--port", str(port)],
-        env=_env(settings),
+        env=housing_env(settings),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -130,3 +108,10 @@ def test_ui_serves_the_workspace_history(settings, holdout_houses) -> None:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_simulate_unknown_scenario_is_one_line_and_exit_2(settings) -> None:
+    done = run_housing(settings, "simulate", "--scenario", "boom", "--rows", "10")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: unknown scenario 'boom' (configured:")
