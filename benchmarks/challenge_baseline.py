@@ -24,7 +24,7 @@ from housing.runtime import prepare_process
 
 
 def create_app(settings: Settings, log_path: Path) -> Any:
-    from fastapi import FastAPI, Request
+    from fastapi import FastAPI
     from fastapi.responses import JSONResponse
 
     from housing.records import records_to_frame
@@ -61,7 +61,7 @@ def create_app(settings: Settings, log_path: Path) -> Any:
         return JSONResponse([answer])
 
     @app.get("/readyz")
-    def ready(_: Request) -> dict[str, str]:
+    def ready() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
