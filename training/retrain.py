@@ -108,6 +108,19 @@ def _recent_split(frame: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, p
     return ordered.iloc[:cut], ordered.iloc[cut:]
 
 
+def _unseen(
+    holdout: pd.DataFrame, training: pd.DataFrame, columns: list[str]
+) -> tuple[pd.DataFrame, int]:
+    """Holdout rows whose houses are not among ``training`` (the holdout must stay unseen).
+
+    Real traffic rarely repeats a house exactly; replayed or simulated traffic drawn from the
+    holdout does, and would flatter the challenger on the holdout.
+    """
+    seen = pd.MultiIndex.from_frame(training[columns].astype(str))
+    mask = pd.MultiIndex.from_frame(holdout[columns].astype(str)).isin(seen)
+    return holdout[~mask], int(mask.sum())
+
+
 def retrain(
     settings: Settings, *, reason: str, build: bool, progress: Progress | None = None
 ) -> RetrainOutcome:
@@ -145,6 +158,12 @@ def retrain(
         raise RetrainError(str(exc), EXIT_BAD_INPUT) from exc
     base_train, holdout = split_holdout(data.frame, settings)
     older, recent = _recent_split(production, rules.recent_fraction)
+    holdout, seen = _unseen(holdout, older, settings.feature_names)
+    if seen:
+        outcome.notes.append(
+            f"{seen} holdout rows left out of the comparison: the same houses are among the "
+            "production rows the challenger trains on"
+        )
     columns = [*settings.feature_names, target]
     train = pd.concat([base_train[columns], older[columns]], ignore_index=True)
     weights = np.concatenate([np.ones(len(base_train)), np.full(len(older), rules.feedback_weight)])

@@ -57,6 +57,8 @@ def test_new_market_feedback_is_learned_and_promoted(champion, holdout_houses) -
     assert outcome.promoted, outcome.decision
     assert outcome.metrics["challenger_recent_rmse"] < outcome.metrics["champion_recent_rmse"]
     assert outcome.bento_tag is None  # build=False
+    # The traffic came from holdout houses: they must not count in the holdout comparison.
+    assert any("holdout rows left out of the comparison" in note for note in outcome.notes)
     current = registry.get_champion(champion)
     assert current.version == outcome.version == 2
     run = registry.client(champion).get_run(current.run_id)
