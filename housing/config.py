@@ -488,6 +488,17 @@ def _find_key(mapping: Mapping[str, Any], wanted: str) -> str | None:
     return None
 
 
+def _env_scalar(text: str) -> Any:
+    """An override's value as YAML (``true``, ``3``, ``[a, b]``); text YAML cannot parse (a cron
+    expression such as ``*/15 * * * *``) stays a string; empty means null."""
+    if text == "":
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
 def apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
     """Return a copy of ``raw`` with ``HOUSING_A__B=value`` applied as ``raw[a][b] = value``.
 
@@ -510,7 +521,7 @@ def apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict
                     raise ConfigError(f"{name}: unknown configuration section '{part.lower()}'")
                 key = part.lower()
             if last:
-                node[key] = yaml.safe_load(environ[name]) if environ[name] != "" else None
+                node[key] = _env_scalar(environ[name])
             else:
                 child = node.get(key)
                 if child is None:

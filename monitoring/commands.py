@@ -64,7 +64,7 @@ def monitor_once(
     until: str | None,
     last: int | None,
     retrain: bool,
-    build: bool,
+    build: bool | None,
     trigger: str = "manual",
 ) -> int:
     """Run the monitor (and retrain on exit code 3 when asked); return the exit code."""
@@ -92,8 +92,10 @@ def monitor_once(
     return result.exit_code
 
 
-def retrain_once(settings: Settings, *, reason: str, build: bool) -> int:
+def retrain_once(settings: Settings, *, reason: str, build: bool | None) -> int:
     from training.retrain import RetrainError, retrain
+
+    build = settings.retrain.build_bento if build is None else build
 
     with _spinner() as progress:
         task = progress.add_task("retraining", total=None)
@@ -127,8 +129,13 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--retrain", help="Retrain when the verdict is drift/degraded.")
         ] = False,
         build: Annotated[
-            bool, typer.Option("--build/--no-build", help="Build a Bento after a promotion.")
-        ] = True,
+            bool | None,
+            typer.Option(
+                "--build/--no-build",
+                help="Build a Bento after a promotion (default: retrain.build_bento).",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         """Compare a window of the prediction log with the champion's reference.
 
@@ -150,8 +157,13 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         reason: Annotated[str, typer.Option(help="Why: recorded in MLflow.")] = "manual",
         build: Annotated[
-            bool, typer.Option("--build/--no-build", help="Build a Bento after a promotion.")
-        ] = True,
+            bool | None,
+            typer.Option(
+                "--build/--no-build",
+                help="Build a Bento after a promotion (default: retrain.build_bento).",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         """Train a challenger on base data + labelled production rows; promote if it wins."""
         settings = settings_of(ctx)
