@@ -11,6 +11,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +64,9 @@ def _trigger(settings: Settings) -> Any:
 
 def build_scheduler(settings: Settings, config_path: Path, *, run_now: bool = False) -> Any:
     """A BackgroundScheduler with the monitor job stored in the log database."""
-    from datetime import UTC, datetime
-
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.util import undefined
 
     from monitoring.status import open_log
 
@@ -76,6 +76,8 @@ def build_scheduler(settings: Settings, config_path: Path, *, run_now: bool = Fa
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         timezone="UTC",
     )
+    # ``undefined`` lets the trigger decide; None would add the job paused.
+    next_run = datetime.now(UTC) if run_now else (persisted_next_run(engine) or undefined)
     scheduler.add_job(
         monitor_job,
         trigger=_trigger(settings),
@@ -83,9 +85,26 @@ def build_scheduler(settings: Settings, config_path: Path, *, run_now: bool = Fa
         id=JOB_ID,
         name="monitor the prediction log",
         replace_existing=True,
-        next_run_time=datetime.now(UTC) if run_now else None,
+        next_run_time=next_run,
     )
     return scheduler
+
+
+def persisted_next_run(engine: Any) -> datetime | None:
+    """The next run time a previous scheduler stored, so a restart neither skips nor repeats.
+
+    A time already past (the scheduler was down) makes the job run once right away (coalesced).
+    """
+    from sqlalchemy import MetaData, Table, inspect, select
+
+    if not inspect(engine).has_table(JOBS_TABLE):
+        return None
+    table = Table(JOBS_TABLE, MetaData(), autoload_with=engine)
+    with engine.connect() as connection:
+        value = connection.execute(
+            select(table.c.next_run_time).where(table.c.id == JOB_ID)
+        ).scalar()
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
 
 
 def run_until_signalled(

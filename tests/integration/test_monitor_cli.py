@@ -5,12 +5,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import inspect, select
 
 from housing.store.tables import monitoring_runs
-from monitoring.scheduler import JOBS_TABLE
+from monitoring.scheduler import JOBS_TABLE, persisted_next_run
 from monitoring.status import latest_status, open_log
 from tests.fixtures.monitoring import HOUSING, housing_env, log_houses, own_outputs, run_housing
 
@@ -37,35 +38,61 @@ def test_drifted_window_exits_3_and_names_the_verdict(settings, holdout_houses) 
     assert latest_status(settings)["verdict"] == "drift"
 
 
-def test_scheduler_runs_the_monitor_and_stops_cleanly_on_sigterm(settings, holdout_houses) -> None:
-    log_houses(settings, holdout_houses.head(300))
-    process = subprocess.Popen(
-        [HOUSING, "schedule", "--now"],
+def _start_scheduler(settings, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [HOUSING, "schedule", *args],
         env=housing_env(settings, monitoring__schedule__interval_minutes=60),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output
+    assert "scheduler stopped" in output
+    return output
+
+
+def test_scheduler_runs_the_monitor_and_stops_cleanly_on_sigterm(settings, holdout_houses) -> None:
+    log_houses(settings, holdout_houses.head(300))
+    process = _start_scheduler(settings, "--now")
     try:
         deadline = time.monotonic() + 240
         while latest_status(settings) is None:
             assert process.poll() is None, process.stdout.read()
             assert time.monotonic() < deadline, "the scheduled monitor run never finished"
             time.sleep(0.5)
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=120)
+        _stop(process)
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 0, output
-    assert "scheduler stopped" in output
     engine = open_log(settings)
     with engine.connect() as connection:
-        assert inspect(connection).has_table(JOBS_TABLE)  # next run survives a restart
+        assert inspect(connection).has_table(JOBS_TABLE)
         runs = connection.execute(select(monitoring_runs.c.summary)).all()
-    engine.dispose()
+    next_run = persisted_next_run(engine)
     assert len(runs) == 1 and runs[0].summary["trigger"] == "schedule"
+    assert 55 * 60 < (next_run - datetime.now(UTC)).total_seconds() <= 60 * 60
+
+    # A restart keeps the stored next run time: no extra run, no skipped run, not paused.
+    process = _start_scheduler(settings)
+    try:
+        line = process.stdout.readline()
+        while "scheduler started" not in line:
+            assert line, "the scheduler exited before starting"
+            line = process.stdout.readline()
+        _stop(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert persisted_next_run(engine) == next_run
+    with engine.connect() as connection:
+        assert len(connection.execute(select(monitoring_runs.c.run_id)).all()) == 1
+    engine.dispose()
 
 
 def test_ui_serves_the_workspace_history(settings, holdout_houses) -> None:
