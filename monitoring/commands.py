@@ -21,6 +21,15 @@ from monitoring.verdict import EXIT_RETRAIN
 
 console = Console()
 
+BuildOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--build/--no-build",
+        help="Build a Bento after a promotion (default: retrain.build_bento).",
+        show_default=False,
+    ),
+]
+
 
 def _spinner() -> Progress:
     return Progress(
@@ -128,14 +137,7 @@ def register(app: typer.Typer) -> None:
         retrain: Annotated[
             bool, typer.Option("--retrain", help="Retrain when the verdict is drift/degraded.")
         ] = False,
-        build: Annotated[
-            bool | None,
-            typer.Option(
-                "--build/--no-build",
-                help="Build a Bento after a promotion (default: retrain.build_bento).",
-                show_default=False,
-            ),
-        ] = None,
+        build: BuildOption = None,
     ) -> None:
         """Compare a window of the prediction log with the champion's reference.
 
@@ -156,14 +158,7 @@ def register(app: typer.Typer) -> None:
     def retrain_command(
         ctx: typer.Context,
         reason: Annotated[str, typer.Option(help="Why: recorded in MLflow.")] = "manual",
-        build: Annotated[
-            bool | None,
-            typer.Option(
-                "--build/--no-build",
-                help="Build a Bento after a promotion (default: retrain.build_bento).",
-                show_default=False,
-            ),
-        ] = None,
+        build: BuildOption = None,
     ) -> None:
         """Train a challenger on base data + labelled production rows; promote if it wins."""
         settings = settings_of(ctx)
