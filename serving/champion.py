@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from housing.config import Settings
-from housing.registry import ChampionRef, LoadedModel, RegistryError, get_champion, load_model
+from housing.registry import ChampionRef, LoadedModel, get_champion, load_model
 from housing.store.database import create_log_engine
 
 logger = logging.getLogger(__name__)
@@ -84,10 +84,11 @@ class ChampionHolder:
         """
         try:
             ref = get_champion(self._settings)
-        except RegistryError:
+        except Exception:  # unreachable registry, or a store that cannot open (e.g. workers
+            # racing to create an embedded MLflow database): serve the packaged model meanwhile
             if self._current is not None or (packaged := packaged_champion()) is None:
                 raise
-            logger.warning("model registry unreachable; serving the Bento's packaged model")
+            logger.warning("model registry unavailable; serving the Bento's packaged model")
             return packaged
         if ref is None and self._current is None:
             return packaged_champion()
