@@ -277,7 +277,7 @@ class DriftConfig(Section):
     share_threshold: Fraction = 0.3
     include_prediction: bool = True
     min_rows: PositiveInt = Field(
-        default=100, description="fewer rows in the window than this: drift is not judged"
+        default=1000, description="fewer rows in the window than this: drift is not judged"
     )
 
 

@@ -75,11 +75,11 @@ def test_drift_retrain_promote_and_hot_swap(loop_settings, monkeypatch) -> None:
 
         # 1. Undrifted traffic with feedback: healthy.
         start = datetime.now(UTC)
-        calm = simulate(settings, "baseline", 600, url=service.url, feedback_fraction=0.5)
-        assert calm.answered == 600 and calm.failed_requests == 0
-        assert calm.model_versions == {"1": 600}
-        assert calm.feedback_outcomes["accepted"] == calm.feedback_sent > 250
-        _wait_logged(settings, 600)
+        calm = simulate(settings, "baseline", 1000, url=service.url, feedback_fraction=0.5)
+        assert calm.answered == 1000 and calm.failed_requests == 0
+        assert calm.model_versions == {"1": 1000}
+        assert calm.feedback_outcomes["accepted"] == calm.feedback_sent > 400
+        _wait_logged(settings, 1000)
         middle = datetime.now(UTC)
         healthy = run_monitor(settings, Window(since=start, until=middle))
         assert healthy.summary["verdict"] == "healthy", healthy.summary["reasons"]
@@ -87,9 +87,9 @@ def test_drift_retrain_promote_and_hot_swap(loop_settings, monkeypatch) -> None:
 
         # 2. A new market whose true prices rose: the monitor recommends retraining (exit 3),
         #    and `--retrain` trains, gates, promotes and packages a challenger.
-        market = simulate(settings, "new_market", 900, url=service.url, feedback_fraction=0.6)
-        assert market.answered == 900
-        _wait_logged(settings, 1500)
+        market = simulate(settings, "new_market", 1000, url=service.url, feedback_fraction=0.6)
+        assert market.answered == 1000
+        _wait_logged(settings, 2000)
         done = run_housing(
             settings, "monitor", "--since", middle.isoformat(), "--retrain", **LOOP_OVERRIDES
         )

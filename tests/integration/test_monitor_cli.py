@@ -31,7 +31,7 @@ def test_bad_window_is_one_line_and_exit_2(settings) -> None:
 
 def test_drifted_window_exits_3_and_names_the_verdict(settings, holdout_houses) -> None:
     inland = holdout_houses[holdout_houses["ocean_proximity"] == "INLAND"]
-    log_houses(settings, inland.sample(400, random_state=8), labelled_share=0.0)
+    log_houses(settings, inland.sample(1000, random_state=8), labelled_share=0.0)
     done = run_housing(settings, "monitor", "--last", "1000")
     assert done.returncode == 3, done.stderr
     assert "drift" in done.stdout and "ocean_proximity" in done.stdout

@@ -22,11 +22,11 @@ def test_monitor_reads_a_postgres_log(
     settings = settings.model_copy(
         update={"storage": settings.storage.model_copy(update={"url": postgres_url})}
     )
-    log_houses(settings, holdout_houses.head(400), labelled_share=0.5, start=HOUR)
+    log_houses(settings, holdout_houses.head(1200), labelled_share=0.5, start=HOUR)
     window = Window(since=HOUR, until=HOUR + timedelta(hours=1))
     result = run_monitor(settings, window)
-    assert result.summary["rows"]["read"] == 400
-    assert result.summary["labelled"] == 200
+    assert result.summary["rows"]["read"] == 1200
+    assert result.summary["labelled"] == 600
     assert result.summary["verdict"] == "healthy", result.summary["reasons"]
     status = latest_status(settings)
-    assert status["verdict"] == "healthy" and status["rows"] == 400
+    assert status["verdict"] == "healthy" and status["rows"] == 1200

@@ -19,21 +19,19 @@ def settings(champion_settings, tmp_path):
     return own_outputs(
         champion_settings,
         tmp_path,
-        performance=champion_settings.monitoring.performance.model_copy(
-            update={"min_labels": 100}
-        ),
+        performance=champion_settings.monitoring.performance.model_copy(update={"min_labels": 100}),
     )
 
 
 def test_undrifted_labelled_traffic_is_healthy_and_published(settings, holdout_houses) -> None:
     import mlflow
 
-    log_houses(settings, holdout_houses.sample(800, random_state=3), labelled_share=0.5)
+    log_houses(settings, holdout_houses.sample(1200, random_state=3), labelled_share=0.5)
     result = run_monitor(settings, resolve_window(settings))
     summary = result.summary
     assert summary["verdict"] == "healthy", summary["reasons"]
     assert result.exit_code == 0
-    assert summary["rows"]["analysed"] == 800 and summary["labelled"] == 400
+    assert summary["rows"]["analysed"] == 1200 and summary["labelled"] == 600
     assert summary["performance"]["baseline_rmse"] > 0
     assert 0.75 < summary["performance"]["coverage"] <= 1.0
     # Files: the report, the JSON summary, and an index that links the run.
@@ -44,7 +42,7 @@ def test_undrifted_labelled_traffic_is_healthy_and_published(settings, holdout_h
     # MLflow: a run in the monitoring experiment with the verdict and the report.
     run = mlflow.MlflowClient(settings.mlflow.tracking_uri).get_run(result.mlflow_run_id)
     assert run.data.tags["verdict"] == "healthy"
-    assert run.data.metrics["labelled"] == 400
+    assert run.data.metrics["labelled"] == 600
     artifacts = mlflow.MlflowClient(settings.mlflow.tracking_uri).list_artifacts(
         result.mlflow_run_id, "monitoring"
     )
@@ -52,12 +50,12 @@ def test_undrifted_labelled_traffic_is_healthy_and_published(settings, holdout_h
     # Evidently workspace and the status the service turns into gauges.
     assert any(settings.monitoring.workspace_dir.rglob("*.json"))
     status = latest_status(settings)
-    assert status["verdict"] == "healthy" and status["labelled"] == 400
+    assert status["verdict"] == "healthy" and status["labelled"] == 600
 
 
 def test_prices_that_moved_are_degraded_with_exit_code_3(settings, holdout_houses) -> None:
     inland = holdout_houses[holdout_houses["ocean_proximity"] == "INLAND"]
-    log_houses(settings, inland.sample(600, random_state=4), price_factor=1.6)
+    log_houses(settings, inland.sample(1000, random_state=4), price_factor=1.6)
     result = run_monitor(settings, resolve_window(settings))
     assert result.summary["verdict"] == "degraded", result.summary["reasons"]
     assert result.exit_code == 3
@@ -67,9 +65,9 @@ def test_prices_that_moved_are_degraded_with_exit_code_3(settings, holdout_house
 
 
 def test_too_few_labels_still_checks_drift(settings, holdout_houses) -> None:
-    log_houses(settings, holdout_houses.sample(500, random_state=5), labelled_share=0.1)
+    log_houses(settings, holdout_houses.sample(1200, random_state=5), labelled_share=0.05)
     summary = run_monitor(settings, resolve_window(settings)).summary
-    assert summary["labelled"] == 50
+    assert summary["labelled"] == 60
     assert summary["performance"]["status"] == "insufficient_data"
     assert summary["drift"]["status"] == "healthy"
     assert summary["verdict"] == "insufficient_data"
@@ -102,7 +100,7 @@ def test_only_rows_without_reference_is_insufficient_data(settings, holdout_hous
 
 
 def test_corrupted_feedback_rows_are_ignored_and_counted(settings, holdout_houses) -> None:
-    ids = log_houses(settings, holdout_houses.head(400), labelled_share=1.0)
+    ids = log_houses(settings, holdout_houses.head(1200), labelled_share=1.0)
     engine = open_log(settings)
     with engine.begin() as connection:  # what a broken upstream job could leave behind
         connection.execute(
@@ -120,5 +118,5 @@ def test_corrupted_feedback_rows_are_ignored_and_counted(settings, holdout_house
     summary = run_monitor(settings, resolve_window(settings)).summary
     assert summary["invalid_feedback"] == 2
     assert summary["rows"]["unreadable"] == 1
-    assert summary["labelled"] == 397
+    assert summary["labelled"] == 1197
     assert summary["verdict"] == "healthy"
