@@ -122,8 +122,13 @@ def test_drift_retrain_promote_and_hot_swap(loop_settings, monkeypatch) -> None:
             assert time.monotonic() < deadline, "the service never moved to version 2"
             time.sleep(0.5)
         assert service.process.pid == pid and service.process.poll() is None
-        after = simulate(settings, "new_market", 200, url=service.url, feedback_fraction=0.0)
-        assert after.model_versions == {"2": 200}
+        after = run_housing(
+            settings,
+            *("simulate", "--scenario", "new_market", "--rows", "200", "--url", service.url),
+            *("--feedback-fraction", "0"),
+        )
+        assert after.returncode == 0, after.stderr
+        assert "200/200 houses priced (v2: 200)" in " ".join(after.stdout.split())
         # The service exposes the latest monitor run (from the log database) as gauges.
         gauges = service.metrics()
         verdict = "degraded" if "degraded" in done.stdout else "drift"
