@@ -48,7 +48,9 @@ class ServingCore:
         self.log = PredictionLogWriter(settings.storage, engine=self.engine, observer=self.metrics)
         self.holder = ChampionHolder(settings, warm_up=self._warm_up, on_swap=self._swapped)
         self.prediction = PredictionPath(settings, self.holder, self.log, self.metrics)
-        self.feedback = FeedbackDesk(settings, self.engine, self.log, self.metrics, token)
+        # Feedback is acknowledged only once stored: its engine fsyncs every commit.
+        self.feedback_engine = create_log_engine(settings.storage, durable=True)
+        self.feedback = FeedbackDesk(settings, self.feedback_engine, self.log, self.metrics, token)
         self._verdicts: set[str] = set()
         self.watcher = ChampionWatcher(
             self.holder,
@@ -79,6 +81,7 @@ class ServingCore:
         self.prediction.close()
         self.log.close()
         self.engine.dispose()
+        self.feedback_engine.dispose()
 
     def _warm_up(self, model: LoadedModel) -> None:
         model.pricing.predict(records_to_frame([example_record(self.settings)], self.settings))

@@ -35,8 +35,14 @@ def sqlite_path(url: str) -> Path | None:
     return None
 
 
-def create_log_engine(storage: StorageConfig) -> Engine:
-    """An engine for ``storage.url`` with the pragmas/pool settings this workload needs."""
+def create_log_engine(storage: StorageConfig, *, durable: bool = False) -> Engine:
+    """An engine for ``storage.url`` with the pragmas/pool settings this workload needs.
+
+    ``durable``: on SQLite, every commit is fsync'd (``synchronous=FULL``), so an acknowledged
+    write survives a power loss, not only a crash of the process; used for feedback. The
+    prediction log keeps WAL's ``NORMAL`` (its rows are also safe against process crashes).
+    PostgreSQL commits are durable either way.
+    """
     if is_sqlite(storage.url):
         path = sqlite_path(storage.url)
         if path is not None:
@@ -44,12 +50,13 @@ def create_log_engine(storage: StorageConfig) -> Engine:
         timeout_s = storage.sqlite_busy_timeout_ms / 1000
         engine = create_engine(storage.url, connect_args={"timeout": timeout_s})
         busy_timeout_ms = storage.sqlite_busy_timeout_ms
+        synchronous = "FULL" if durable else "NORMAL"
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cursor.close()
 
