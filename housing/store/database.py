@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.sql.dml import Insert
@@ -70,14 +70,17 @@ def create_log_engine(storage: StorageConfig, *, durable: bool = False) -> Engin
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create missing tables and record the schema version; safe to call from many processes.
+    """Create missing tables, add missing columns, record the schema version.
 
-    Two workers starting together may both try to create a table; the loser sees the winner's
-    table on the retry, so the race costs one extra round trip instead of a failed start.
+    Safe to call from many processes: two workers starting together may both try to create a
+    table or a column; the loser sees the winner's on the retry, so the race costs one extra
+    round trip instead of a failed start. Columns are only ever added (a log written by an
+    older version keeps its rows; new columns are NULL there), never changed or dropped.
     """
     for attempt in range(2):
         try:
             metadata.create_all(engine, checkfirst=True)
+            _add_missing_columns(engine)
             break
         except (OperationalError, ProgrammingError, IntegrityError):
             if attempt == 1:
@@ -86,6 +89,30 @@ def ensure_schema(engine: Engine) -> None:
         connection.execute(
             insert_ignoring_conflicts(engine, schema_info).values(id=1, version=SCHEMA_VERSION)
         )
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    existing_tables = set(inspect(engine).get_table_names())
+    for table in metadata.sorted_tables:
+        if table.name not in existing_tables:
+            continue
+        present = {column["name"] for column in inspect(engine).get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable and column.server_default is None:
+                raise ValueError(
+                    f"cannot add required column {table.name}.{column.name} to an existing "
+                    "log: give it a server default or make it nullable"
+                )
+            definition = f'"{column.name}" {column.type.compile(dialect=engine.dialect)}'
+            if column.server_default is not None:
+                default = str(getattr(column.server_default, "arg", "")).replace("'", "''")
+                definition += f" DEFAULT '{default}'"
+                if not column.nullable:
+                    definition += " NOT NULL"
+            with engine.begin() as connection:
+                connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {definition}")
 
 
 def insert_ignoring_conflicts(engine: Engine, table: Any) -> Insert:

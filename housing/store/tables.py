@@ -31,7 +31,8 @@ predictions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("model_version", String(32), nullable=False),
     Column("bento_tag", String(128), nullable=False),
-    Column("protocol", String(8), nullable=False, default="http"),
+    # server_default: a log written before this column existed gains it with "http".
+    Column("protocol", String(8), nullable=False, default="http", server_default="http"),
     Column("features", JSON, nullable=False),
     Column("price", Float, nullable=False),
     Column("price_low", Float, nullable=False),

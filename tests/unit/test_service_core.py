@@ -233,3 +233,33 @@ def test_prediction_ids_are_unique_rfc4122_version_4_uuids() -> None:
     parsed = [uuid.UUID(value) for value in ids]
     assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
     assert [str(u) for u in parsed] == ids
+
+
+def test_schema_is_created_and_an_old_log_gains_new_columns(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, inspect
+
+    from housing.store.database import ensure_schema
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE predictions (prediction_id VARCHAR(36) PRIMARY KEY, created_at DATETIME "
+        "NOT NULL, model_version VARCHAR(32) NOT NULL, bento_tag VARCHAR(128) NOT NULL, "
+        "features JSON NOT NULL, price FLOAT NOT NULL, price_low FLOAT NOT NULL, "
+        "price_high FLOAT NOT NULL, latency_ms FLOAT NOT NULL)"
+    )
+    old.execute(
+        "INSERT INTO predictions VALUES ('a', '2026-01-01 00:00:00', '1', 't', '{}', 1, 1, 1, 1)"
+    )
+    old.commit()
+    old.close()
+    engine = create_engine(f"sqlite:///{path}")
+    ensure_schema(engine)
+    ensure_schema(engine)  # idempotent
+    columns = {c["name"] for c in inspect(engine).get_columns("predictions")}
+    assert "protocol" in columns
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT protocol FROM predictions").scalar() == "http"
+    assert {"feedback", "schema_info"} <= set(inspect(engine).get_table_names())
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(predictions)).scalar() == 1
