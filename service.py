@@ -11,6 +11,7 @@ only translates outcomes to HTTP. A second protocol (gRPC) starts in :meth:`star
 calls the same core (``self.core``).
 """
 
+import asyncio
 from typing import Annotated
 
 from housing.config import load_config
@@ -25,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.responses import Response  # noqa: E402
 
-from serving.auth import feedback_token  # noqa: E402
+from serving.auth import ADMIN_TOKEN_ENV, admin_token, feedback_token  # noqa: E402
 from serving.batching import Overloaded  # noqa: E402
 from serving.champion import NoChampion  # noqa: E402
 from serving.core import ServingCore  # noqa: E402
@@ -45,6 +46,7 @@ from serving.schema import (  # noqa: E402
     house_record_model,
 )
 
+ADMIN_RELOAD_ROUTE = "/admin/reload"
 HouseRecord = house_record_model(SETTINGS)
 Houses = Annotated[
     list[HouseRecord],  # type: ignore[valid-type]
@@ -117,12 +119,25 @@ class HousingPriceService:
             return error_response(503, "the feedback store is unavailable; nothing was stored")
         return json_response(results)  # type: ignore[return-value]
 
+    @bentoml.api(route=ADMIN_RELOAD_ROUTE)
+    async def reload_champion(self) -> dict:
+        """Check the registry now instead of at the next poll (``Authorization: Bearer
+        $HOUSING_ADMIN_TOKEN``). Only the worker that answers reloads at once; the others
+        follow within ``service.model_poll_interval_s``."""
+        if admin_token() is None:
+            return error_response(404, f"admin routes are disabled (set ${ADMIN_TOKEN_ENV})")
+        try:
+            swapped = await asyncio.to_thread(self.core.holder.refresh)
+            version = str(self.core.holder.current.version)
+        except Exception as exc:  # registry or model store unreachable: keep serving
+            return error_response(503, f"reload failed, still serving the current model: {exc}")
+        return json_response({"model_version": version, "swapped": swapped})  # type: ignore[return-value]
+
 
 HousingPriceService.add_asgi_middleware(
     RequestGuard,
     max_body_bytes=SETTINGS.service.max_body_bytes,
-    protected_paths=("/feedback",),
-    token=feedback_token(SETTINGS),
+    tokens={"/feedback": feedback_token(SETTINGS), ADMIN_RELOAD_ROUTE: admin_token()},
 )
 # Innermost of the two: JSON predictions are answered right after the size check (see JsonRoute).
 HousingPriceService.add_asgi_middleware(

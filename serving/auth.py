@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from housing.config import ConfigError, Settings
 
 _SCHEME = "bearer"
+# Operators' token for POST /admin/reload; unset means the route is disabled.
+ADMIN_TOKEN_ENV = "HOUSING_ADMIN_TOKEN"
 
 
 def feedback_token(settings: Settings, environ: Mapping[str, str] | None = None) -> str | None:
@@ -40,3 +42,8 @@ def bearer_matches(authorization: str | None, token: str | None) -> bool:
     if scheme.lower() != _SCHEME:
         return False
     return hmac.compare_digest(credentials.strip().encode(), token.encode())
+
+
+def admin_token(environ: Mapping[str, str] | None = None) -> str | None:
+    environ = os.environ if environ is None else environ
+    return environ.get(ADMIN_TOKEN_ENV) or None

@@ -35,29 +35,27 @@ def error_response(status_code: int, message: str, **extra: Any) -> Response:
 
 
 class RequestGuard:
-    """ASGI middleware: body-size limit on every POST, bearer token on protected paths."""
+    """ASGI middleware: body-size limit on every POST, bearer token on protected paths.
+
+    ``tokens`` maps a path to its token; ``None`` leaves that path open (feedback with
+    ``allow_unauthenticated``; the admin route then answers 404 itself).
+    """
 
     def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        max_body_bytes: int,
-        protected_paths: tuple[str, ...] = (),
-        token: str | None = None,
+        self, app: ASGIApp, *, max_body_bytes: int, tokens: dict[str, str | None] | None = None
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.protected_paths = protected_paths
-        self.token = token
+        self.tokens = tokens or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         headers = {key.decode("latin-1"): value for key, value in scope["headers"]}
-        if scope["path"] in self.protected_paths:
+        if scope["path"] in self.tokens:
             authorization = headers.get("authorization", b"").decode("latin-1")
-            if not bearer_matches(authorization, self.token):
+            if not bearer_matches(authorization, self.tokens[scope["path"]]):
                 response = error_response(401, "missing or invalid bearer token")
                 response.headers["WWW-Authenticate"] = "Bearer"
                 await response(scope, receive, send)

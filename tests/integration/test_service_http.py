@@ -299,3 +299,18 @@ def test_concurrent_requests_are_merged_into_batches(service: RunningService) ->
     assert rows / batches > 1, f"mean batch size {rows / batches:.2f}"
     http_predictions = 'housing_predictions_total{model_version="1",protocol="http"}'
     assert after[http_predictions] - before.get(http_predictions, 0) == requests
+
+
+def test_admin_reload_needs_the_admin_token_and_reports_the_served_version(
+    service: RunningService,
+) -> None:
+    from tests.fixtures.serving import ADMIN_TOKEN
+
+    assert service.client.post("/admin/reload", json={}).status_code == 401
+    wrong = service.client.post("/admin/reload", json={}, headers=service.auth)
+    assert wrong.status_code == 401  # the feedback token is not an admin token
+    response = service.client.post(
+        "/admin/reload", json={}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"model_version": "1", "swapped": False}
