@@ -21,8 +21,14 @@ uv: ## Install uv if the machine has none
 install: uv ## Create .venv from the lock file (reproducible)
 	$(UV) sync --frozen
 
+# Feedback needs a bearer token from the environment. For a local run without one, a random
+# token is generated once into var/feedback-token (git-ignored, mode 600) and used from there.
 serve: install ## Train if there is no champion yet, then serve on 127.0.0.1:3000
-	$(HOUSING) serve
+	@if [ -z "$$HOUSING_FEEDBACK_TOKEN" ] && [ ! -s var/feedback-token ]; then \
+		mkdir -p var && (umask 077 && $(VENV)/bin/python -c 'import secrets; print(secrets.token_hex(24))' > var/feedback-token); \
+	fi
+	@[ -n "$$HOUSING_FEEDBACK_TOKEN" ] || echo "feedback token (HOUSING_FEEDBACK_TOKEN unset): var/feedback-token"
+	HOUSING_FEEDBACK_TOKEN="$${HOUSING_FEEDBACK_TOKEN:-$$(cat var/feedback-token)}" $(HOUSING) serve
 
 train: install ## Train a challenger and promote it if it beats the champion
 	$(HOUSING) train
