@@ -109,16 +109,17 @@ def _recent_split(frame: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, p
 
 
 def _unseen(
-    holdout: pd.DataFrame, training: pd.DataFrame, columns: list[str]
+    rows: pd.DataFrame, others: pd.DataFrame, columns: list[str]
 ) -> tuple[pd.DataFrame, int]:
-    """Holdout rows whose houses are not among ``training`` (the holdout must stay unseen).
+    """``rows`` whose houses are not among ``others``, and how many were dropped.
 
-    Real traffic rarely repeats a house exactly; replayed or simulated traffic drawn from the
-    holdout does, and would flatter the challenger on the holdout.
+    An evaluation set must stay unseen by the model it judges. Real traffic rarely repeats a
+    house exactly; replayed or simulated traffic drawn from the holdout does, and would flatter
+    the challenger.
     """
-    seen = pd.MultiIndex.from_frame(training[columns].astype(str))
-    mask = pd.MultiIndex.from_frame(holdout[columns].astype(str)).isin(seen)
-    return holdout[~mask], int(mask.sum())
+    seen = pd.MultiIndex.from_frame(others[columns].astype(str))
+    mask = pd.MultiIndex.from_frame(rows[columns].astype(str)).isin(seen)
+    return rows[~mask], int(mask.sum())
 
 
 def retrain(
@@ -158,6 +159,13 @@ def retrain(
         raise RetrainError(str(exc), EXIT_BAD_INPUT) from exc
     base_train, holdout = split_holdout(data.frame, settings)
     older, recent = _recent_split(production, rules.recent_fraction)
+    # Repeated houses would let the challenger memorise the rows it is judged on.
+    older, repeated = _unseen(older, recent, settings.feature_names)
+    if repeated:
+        outcome.notes.append(
+            f"{repeated} older production rows left out of training: the same houses are among "
+            "the recent rows both models are judged on"
+        )
     holdout, seen = _unseen(holdout, older, settings.feature_names)
     if seen:
         outcome.notes.append(
