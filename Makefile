@@ -48,6 +48,8 @@ format: install ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff format .
 
 bench: install ## Serving benchmark (writes benchmarks/results/, see docs/benchmarks.md)
+	@command -v wrk >/dev/null 2>&1 || [ "$$(id -u)" -ne 0 ] \
+		|| (apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk >/dev/null)
 	$(VENV)/bin/python -m benchmarks.serving
 
 container: install ## Build the champion's Bento and its container image (docker/podman/buildah)
