@@ -30,6 +30,7 @@ from pathlib import Path
 import yaml
 
 from housing.config import Settings
+from housing.provenance import GitState, git_state
 
 BENTOFILE = "bentofile.yaml"
 BUILD_DIR = Path("var") / "build"
@@ -47,30 +48,6 @@ class ChampionRef:
     bento_model_tag: str
     model_version: str
     mlflow_run_id: str = ""
-
-
-@dataclass(frozen=True)
-class GitState:
-    commit: str
-    dirty: bool
-
-
-def git_state(root: Path) -> GitState:
-    """Commit of the working tree, or ``unknown`` outside a git checkout (e.g. a tarball)."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return GitState(commit="unknown", dirty=True)
-    return GitState(commit=commit, dirty=bool(status))
 
 
 def bento_version(model_version: str, git: GitState) -> str:

@@ -10,7 +10,6 @@ up in ``housing models`` or gets promoted.
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +23,8 @@ import sklearn
 from housing import registry
 from housing.config import Settings
 from housing.pricing import PricingModel
+from housing.provenance import git_state
 from training import plots
-
-_GIT_TIMEOUT_S = 5
 
 
 @dataclass(frozen=True)
@@ -52,30 +50,6 @@ class Registration:
     run_id: str
     bento_tag: str
     card: dict[str, Any]
-
-
-def git_commit(root: Path) -> tuple[str, bool]:
-    """(commit, dirty) of the project checkout, ("unknown", False) outside git."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=_GIT_TIMEOUT_S,
-            check=True,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=_GIT_TIMEOUT_S,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown", False
-    return commit, bool(status)
 
 
 def _experiment_id(settings: Settings) -> str:
@@ -127,7 +101,8 @@ def publish(
     mlflow.set_tracking_uri(settings.mlflow.tracking_uri)
     mlflow_client = registry.client(settings)
     name = settings.mlflow.registered_model
-    commit, dirty = git_commit(settings.root)
+    git = git_state(settings.root)
+    commit, dirty = git.commit, git.dirty
     run_tags = {
         "reason": reason,
         "dataset": settings.dataset.name,
