@@ -22,7 +22,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from housing.processes import free_server_port, stop_process, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -49,6 +50,7 @@ _HAS_CHAMPION = (
 )
 HOUSING_CLI = (sys.executable, "-c", "from housing.cli import app; app()")
 READY_TIMEOUT_S = 180.0
+STOP_TIMEOUT_S = 60.0
 # Different houses per request, so nothing is served from a lucky cache line.
 DISTINCT_BODIES = 200
 SEED = 42
@@ -129,28 +131,6 @@ def ensure_champion(environ: dict[str, str]) -> None:
     )  # fmt: skip
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"{url} not ready")
-
-
 @contextmanager
 def server_process(
     command: Sequence[str], environ: dict[str, str], port: int, log: Path
@@ -162,15 +142,10 @@ def server_process(
             start_new_session=True,
         )  # fmt: skip
     try:
-        wait_ready(url, process, log)
+        wait_until_ready(url, process, log, READY_TIMEOUT_S)
         yield url
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process(process, STOP_TIMEOUT_S)
 
 
 # ----------------------------------------------------------------------------- load
@@ -421,7 +396,7 @@ def main(argv: list[str] | None = None) -> None:
 
     rows: list[Row] = []
     for server in args.servers:
-        port = free_port()
+        port = free_server_port()
         if server == "baseline":
             log = work / "baseline-log.csv"
             command = [sys.executable, "-m", "benchmarks.challenge_baseline", "--port", str(port),
@@ -436,7 +411,7 @@ def main(argv: list[str] | None = None) -> None:
                 )  # fmt: skip
             continue
         db = f"sqlite:///{work / f'{server}-predictions.db'}"
-        grpc_port = free_port()
+        grpc_port = free_server_port()
         server_env = environ | {
             "HOUSING_STORAGE__URL": db,
             "HOUSING_STORAGE__SPOOL_DIR": str(work / f"{server}-spool"),

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -27,13 +25,15 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
+from housing.processes import free_server_port, stop_process
 from housing.store.tables import feedback, predictions
-from tests.fixtures.serving import example_records, free_port, running_service
+from tests.fixtures.serving import example_records, running_service
 from tests.fixtures.training import CONFIG, ROOT, make_settings, settings_env, subprocess_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 MLFLOW_READY_TIMEOUT_S = 120.0
+MLFLOW_STOP_TIMEOUT_S = 30.0
 CLI_TIMEOUT_S = 300
 HOUSES = 480
 FEEDBACK_SHARE = 0.6
@@ -57,7 +57,7 @@ def scratch_database(base_url: str, prefix: str) -> Iterator[str]:
 @contextlib.contextmanager
 def mlflow_server(backend_url: str, workdir: Path) -> Iterator[str]:
     """``mlflow server`` on PostgreSQL with proxied artifacts, on 127.0.0.1; yields its URL."""
-    port = free_port()
+    port = free_server_port()
     log_path = workdir / "mlflow-server.log"
     command = [
         str(Path(sys.executable).with_name("mlflow")),
@@ -91,13 +91,7 @@ def mlflow_server(backend_url: str, workdir: Path) -> Iterator[str]:
             time.sleep(0.5)
         yield url
     finally:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(30)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        stop_process(process, MLFLOW_STOP_TIMEOUT_S, whole_group=True)
 
 
 def housing_cli(args: list[str], environ: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -10,10 +10,13 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import inspect, select
 
+from housing.processes import stop_process
 from housing.store.tables import monitoring_runs
 from monitoring.scheduler import JOBS_TABLE, persisted_next_run
 from monitoring.status import latest_status, open_log
 from tests.fixtures.monitoring import HOUSING, housing_env, log_houses, own_outputs, run_housing
+
+UI_STOP_TIMEOUT_S = 30.0
 
 
 @pytest.fixture
@@ -96,18 +99,17 @@ def test_scheduler_runs_the_monitor_and_stops_cleanly_on_sigterm(settings, holdo
 
 
 def test_ui_serves_the_workspace_history(settings, holdout_houses) -> None:
-    import os
 
     import httpx
 
+    from housing.processes import free_server_port
     from monitoring.monitor import run_monitor
     from monitoring.window import resolve_window
-    from tests.fixtures.serving import free_port
 
     log_houses(settings, holdout_houses.head(300))
     first = run_monitor(settings, resolve_window(settings)).summary["run_id"]
     second = run_monitor(settings, resolve_window(settings)).summary["run_id"]
-    port = free_port()
+    port = free_server_port()
     process = subprocess.Popen(
         [HOUSING, "ui", "--port", str(port)],
         env=housing_env(settings),
@@ -133,8 +135,7 @@ def test_ui_serves_the_workspace_history(settings, holdout_houses) -> None:
         names = {run["name"] for run in runs}
         assert {f"insufficient_data {first[:8]}", f"insufficient_data {second[:8]}"} <= names
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        stop_process(process, UI_STOP_TIMEOUT_S, whole_group=True)
 
 
 def test_simulate_unknown_scenario_is_one_line_and_exit_2(settings) -> None:

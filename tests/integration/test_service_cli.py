@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures.serving import FEEDBACK_TOKEN, free_port, wait_until_ready
+from housing.processes import free_server_port, stop_process, wait_until_ready
+from tests.fixtures.serving import FEEDBACK_TOKEN, STOP_TIMEOUT_S
 from tests.fixtures.training import ROOT, settings_env, subprocess_env
 
 pytestmark = pytest.mark.timeout(600)
@@ -43,9 +42,9 @@ def test_serve_without_champion_and_no_train_is_a_clear_error(tmp_path: Path) ->
 
 
 def test_serve_trains_a_first_champion_then_answers(tmp_path: Path) -> None:
-    port = free_port()
+    port = free_server_port()
     environ = settings_env(
-        tmp_path, service__port=port, service__grpc_port=free_port(), service__workers=1
+        tmp_path, service__port=port, service__grpc_port=free_server_port(), service__workers=1
     ) | {"HOUSING_FEEDBACK_TOKEN": FEEDBACK_TOKEN}
     log = (tmp_path / "serve.log").open("w")
     process = _serve(environ, stdout=log, stderr=subprocess.STDOUT)
@@ -61,11 +60,7 @@ def test_serve_trains_a_first_champion_then_answers(tmp_path: Path) -> None:
         assert response.status_code == 200, response.text
         assert response.json()[0]["model_version"] == "1"
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        exit_code = stop_process(process, STOP_TIMEOUT_S)
         log.close()
-    assert process.returncode == 0
+    assert exit_code == 0
     assert "No champion model yet: training one first." in (tmp_path / "serve.log").read_text()
