@@ -51,9 +51,9 @@ def prepare(workdir: Path, rows: int, environ: dict[str, str]) -> None:
     settings = load_config(ROOT / "configuration.yaml", environ=environ)
     prepare_process(settings)
     from housing import registry
+    from housing.store.database import open_log
     from monitoring.backfill import log_scored_houses
     from monitoring.simulator import held_out_houses
-    from monitoring.status import open_log
     from training.train import run_training
 
     started = time.perf_counter()

@@ -48,7 +48,7 @@ _HAS_CHAMPION = (
     "prepare_process; s = load_config(); prepare_process(s); "
     "from housing.registry import get_champion; sys.exit(0 if get_champion(s) else 3)"
 )
-HOUSING_CLI = (sys.executable, "-c", "from housing.cli import app; app()")
+HOUSING_CLI = (sys.executable, "-c", "from cli import app; app()")
 READY_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 60.0
 # Different houses per request, so nothing is served from a lucky cache line.

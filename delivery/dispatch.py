@@ -32,10 +32,8 @@ from typing import Literal
 import httpx
 import yaml
 
-MONITOR_HEALTHY = 0
-MONITOR_FAILED = 1
-MONITOR_BAD_INPUT = 2
-MONITOR_RETRAIN = 3
+from housing import exit_codes
+
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_WORKFLOW = "retrain.yml"
 REQUEST_TIMEOUT_S = 30.0
@@ -56,15 +54,23 @@ class Decision:
 
 def decide(monitor_exit_code: int) -> Decision:
     """What to do for a monitor exit code (see the module docstring)."""
-    if monitor_exit_code == MONITOR_HEALTHY:
-        return Decision("none", 0, "monitor: healthy or not enough data; no retraining")
-    if monitor_exit_code == MONITOR_RETRAIN:
-        return Decision("dispatch", 0, "monitor: retraining recommended; dispatching retrain")
-    if monitor_exit_code == MONITOR_BAD_INPUT:
-        return Decision("fail", 2, "monitor: bad input or configuration (exit 2); fix it")
-    if monitor_exit_code == MONITOR_FAILED:
-        return Decision("fail", 1, "monitor: failed (exit 1); see its log")
-    return Decision("fail", 1, f"monitor: unexpected exit code {monitor_exit_code}")
+    if monitor_exit_code == exit_codes.HEALTHY:
+        return Decision(
+            "none", exit_codes.HEALTHY, "monitor: healthy or not enough data; no retraining"
+        )
+    if monitor_exit_code == exit_codes.RETRAIN:
+        return Decision(
+            "dispatch", exit_codes.HEALTHY, "monitor: retraining recommended; dispatching retrain"
+        )
+    if monitor_exit_code == exit_codes.BAD_INPUT:
+        return Decision(
+            "fail", exit_codes.BAD_INPUT, "monitor: bad input or configuration (exit 2); fix it"
+        )
+    if monitor_exit_code == exit_codes.FAILURE:
+        return Decision("fail", exit_codes.FAILURE, "monitor: failed (exit 1); see its log")
+    return Decision(
+        "fail", exit_codes.FAILURE, f"monitor: unexpected exit code {monitor_exit_code}"
+    )
 
 
 def check_target(workflows_dir: Path, workflow: str) -> None:
@@ -160,7 +166,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         check_target(args.workflows_dir, args.workflow)
         if args.dry_run:
             print(f"dry run: would dispatch {args.workflow} on {args.ref}")
-            return 0
+            return exit_codes.HEALTHY
         token = environ.get("GITHUB_TOKEN", "")
         if not token:
             raise DispatchError(
@@ -180,9 +186,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         )
     except DispatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exit_codes.FAILURE
     print(f"dispatched {args.workflow} on {args.ref} in {args.repository}")
-    return 0
+    return exit_codes.HEALTHY
 
 
 if __name__ == "__main__":

@@ -14,10 +14,11 @@ from typing import Any
 import pandas as pd
 
 from housing.config import Settings
+from housing.store.database import open_log
 from monitoring.analysis import Analysis, analyse
 from monitoring.outputs import write_run
 from monitoring.reference import ReferenceUnavailableError, baseline_of, reference_of
-from monitoring.status import open_log, record_run
+from monitoring.status import record_run
 from monitoring.summary import RunFacts, build_summary
 from monitoring.tracking import add_to_workspace, log_to_mlflow
 from monitoring.verdict import Baseline, Verdict, decide

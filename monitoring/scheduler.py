@@ -28,12 +28,18 @@ def monitor_job(config_path: str) -> int:
 
     The configuration is re-read on every run, so an edited threshold applies to the next run.
     """
-    from monitoring.monitor import run_monitor
-    from monitoring.verdict import EXIT_RETRAIN
+    from monitoring.loop import monitor_and_act
     from monitoring.window import resolve_window
 
     settings = load_config(config_path)
-    result = run_monitor(settings, resolve_window(settings), trigger="schedule")
+    outcome = monitor_and_act(
+        settings,
+        resolve_window(settings),
+        trigger="schedule",
+        retrain=settings.monitoring.schedule.retrain_on_alert,
+        build=settings.retrain.build_bento,
+    )
+    result = outcome.monitor
     log.info(
         "monitor run %s: verdict %s (exit %d), report %s",
         result.summary["run_id"],
@@ -41,15 +47,9 @@ def monitor_job(config_path: str) -> int:
         result.exit_code,
         result.report_path,
     )
-    if result.exit_code == EXIT_RETRAIN and settings.monitoring.schedule.retrain_on_alert:
-        from training.retrain import retrain
-
-        reason = f"scheduled monitor {result.summary['run_id']}: " + "; ".join(
-            result.verdict.reasons
-        )
-        outcome = retrain(settings, reason=reason, build=settings.retrain.build_bento)
-        log.info("retrain: %s", outcome.describe())
-    return result.exit_code
+    if outcome.retrain is not None:
+        log.info("retrain: %s", outcome.retrain.describe())
+    return outcome.exit_code
 
 
 def _trigger(settings: Settings) -> Any:
@@ -68,7 +68,7 @@ def build_scheduler(settings: Settings, config_path: Path, *, run_now: bool = Fa
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.util import undefined
 
-    from monitoring.status import open_log
+    from housing.store.database import open_log
 
     engine = open_log(settings)
     scheduler = BackgroundScheduler(

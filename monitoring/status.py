@@ -13,15 +13,8 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from housing.config import Settings
-from housing.store.database import create_log_engine, ensure_schema
+from housing.store.database import create_log_engine
 from housing.store.tables import monitoring_runs
-
-
-def open_log(settings: Settings) -> Engine:
-    """Engine on the configured log database (same tuning as the service), schema ensured."""
-    engine = create_log_engine(settings.storage)
-    ensure_schema(engine)
-    return engine
 
 
 def record_run(engine: Engine, summary: dict[str, Any]) -> None:

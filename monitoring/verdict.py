@@ -11,11 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from housing import exit_codes
 from housing.config import Settings
 from monitoring.analysis import Analysis
-
-EXIT_HEALTHY = 0
-EXIT_RETRAIN = 3
 
 
 class Status(StrEnum):
@@ -43,7 +41,8 @@ class Verdict:
     @property
     def exit_code(self) -> int:
         """3 means "retrain recommended"; healthy and insufficient data are both 0."""
-        return EXIT_RETRAIN if self.status in (Status.DRIFT, Status.DEGRADED) else EXIT_HEALTHY
+        retrain = self.status in (Status.DRIFT, Status.DEGRADED)
+        return exit_codes.RETRAIN if retrain else exit_codes.HEALTHY
 
 
 def judge_drift(analysis: Analysis | None, rows: int, settings: Settings) -> tuple[Status, list]:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from housing import registry
+from housing import exit_codes, registry
 from housing.config import Settings
 from housing.records import records_to_frame
 from housing.store.tables import feedback, predictions
@@ -31,14 +31,12 @@ from training.publish import publish
 from training.train import train_model
 
 Progress = Callable[[str], None]
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
 
 
 class RetrainError(RuntimeError):
     """Retraining cannot run; ``exit_code`` follows the CLI convention (2 input, 1 other)."""
 
-    def __init__(self, message: str, exit_code: int = EXIT_FAILURE) -> None:
+    def __init__(self, message: str, exit_code: int = exit_codes.FAILURE) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
@@ -76,7 +74,7 @@ class RetrainOutcome:
 
 def labelled_production_rows(settings: Settings, now: datetime | None = None) -> pd.DataFrame:
     """Production predictions with feedback inside the window: features, target, created_at."""
-    from monitoring.status import open_log
+    from housing.store.database import open_log
 
     since = (now or datetime.now(UTC)) - timedelta(days=settings.retrain.feedback_window_days)
     query = (
@@ -122,9 +120,11 @@ def _unseen(
     return rows[~mask], int(mask.sum())
 
 
-def retrain(
-    settings: Settings, *, reason: str, build: bool, progress: Progress | None = None
-) -> RetrainOutcome:
+def retrain(settings: Settings, *, reason: str, progress: Progress | None = None) -> RetrainOutcome:
+    """Train a challenger on base + labelled production rows and promote it if the gate says so.
+
+    Building the new champion's Bento is the caller's step (``monitoring.loop``).
+    """
     step = progress or (lambda _message: None)
     target = settings.dataset.target
     rules = settings.retrain
@@ -138,7 +138,7 @@ def retrain(
         try:
             valid, issues = split_valid(production, settings, with_target=True, source="feedback")
         except DataValidationError as exc:
-            raise RetrainError(f"production rows unusable: {exc}", EXIT_BAD_INPUT) from exc
+            raise RetrainError(f"production rows unusable: {exc}", exit_codes.BAD_INPUT) from exc
         invalid = {issue.row for issue in issues}
         outcome.invalid_rows = len(invalid)
         if issues:
@@ -156,7 +156,7 @@ def retrain(
     try:
         data = load_training_data(settings)
     except DataValidationError as exc:
-        raise RetrainError(str(exc), EXIT_BAD_INPUT) from exc
+        raise RetrainError(str(exc), exit_codes.BAD_INPUT) from exc
     base_train, holdout = split_holdout(data.frame, settings)
     older, recent = _recent_split(production, rules.recent_fraction)
     # Repeated houses would let the challenger memorise the rows it is judged on.
@@ -208,11 +208,6 @@ def retrain(
     if promote:
         registry.promote(settings, registration.version, f"retrain: {outcome.decision}")
         outcome.promoted = True
-        if build:
-            step("building a Bento with the new champion")
-            from delivery.build import build_bento
-
-            outcome.bento_tag = build_bento(settings)
     return outcome
 
 

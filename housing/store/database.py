@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.sql.dml import Insert
 
-from housing.config import StorageConfig
+from housing.config import Settings, StorageConfig
 from housing.store.tables import SCHEMA_VERSION, metadata, schema_info
 
 _SQLITE_PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
@@ -67,6 +67,13 @@ def create_log_engine(storage: StorageConfig, *, durable: bool = False) -> Engin
         pool_pre_ping=True,
         connect_args={"connect_timeout": max(1, int(storage.retry_interval_s))},
     )
+
+
+def open_log(settings: Settings) -> Engine:
+    """Engine on the configured log database (same tuning as the service), schema ensured."""
+    engine = create_log_engine(settings.storage)
+    ensure_schema(engine)
+    return engine
 
 
 def ensure_schema(engine: Engine) -> None:

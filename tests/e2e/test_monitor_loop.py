@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
+from housing.store.database import open_log
 from housing.store.tables import predictions
 from monitoring.monitor import run_monitor
 from monitoring.simulator import simulate
-from monitoring.status import open_log
 from monitoring.window import Window
 from tests.fixtures.monitoring import run_housing
 from tests.fixtures.serving import running_service

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import inspect, select
 
 from housing.processes import stop_process
+from housing.store.database import open_log
 from housing.store.tables import monitoring_runs
 from monitoring.scheduler import JOBS_TABLE, persisted_next_run
-from monitoring.status import latest_status, open_log
+from monitoring.status import latest_status
 from tests.fixtures.monitoring import HOUSING, housing_env, log_houses, own_outputs, run_housing
 
 UI_STOP_TIMEOUT_S = 30.0

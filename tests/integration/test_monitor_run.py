@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from housing.store.database import open_log
 from monitoring.monitor import run_monitor
-from monitoring.status import latest_status, open_log
+from monitoring.status import latest_status
 from monitoring.window import Window, resolve_window
 from tests.fixtures.monitoring import log_houses, own_outputs
 

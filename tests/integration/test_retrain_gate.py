@@ -28,12 +28,12 @@ def champion(training_settings):
 
 def test_without_champion_it_says_what_to_do(training_settings) -> None:
     with pytest.raises(RetrainError, match="no champion to retrain against"):
-        retrain(training_settings, reason="test", build=False)
+        retrain(training_settings, reason="test")
 
 
 def test_too_few_labels_trains_nothing(champion, holdout_houses) -> None:
     log_houses(champion, holdout_houses.head(150), labelled_share=0.5)
-    outcome = retrain(champion, reason="test", build=False)
+    outcome = retrain(champion, reason="test")
     assert outcome.version is None and not outcome.promoted
     assert "only 75 valid labelled production rows" in outcome.decision
     assert registry.get_champion(champion).version == 1
@@ -50,13 +50,13 @@ def test_new_market_feedback_is_learned_and_promoted(champion, holdout_houses) -
         price_factor=1.35,
         start=datetime.now(UTC) - timedelta(hours=1),
     )
-    outcome = retrain(champion, reason="monitor abc: live RMSE too high", build=False)
+    outcome = retrain(champion, reason="monitor abc: live RMSE too high")
     assert outcome.invalid_rows == 10
     assert any("median_income" in note for note in outcome.notes)
     assert outcome.production_rows == 490 and outcome.recent_rows == 147
     assert outcome.promoted, outcome.decision
     assert outcome.metrics["challenger_recent_rmse"] < outcome.metrics["champion_recent_rmse"]
-    assert outcome.bento_tag is None  # build=False
+    assert outcome.bento_tag is None  # retraining never builds (monitoring.loop does)
     # The traffic came from holdout houses: they must not count in the holdout comparison.
     assert any("holdout rows left out of the comparison" in note for note in outcome.notes)
     current = registry.get_champion(champion)

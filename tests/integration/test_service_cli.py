@@ -14,7 +14,7 @@ from tests.fixtures.serving import FEEDBACK_TOKEN, STOP_TIMEOUT_S
 from tests.fixtures.training import ROOT, settings_env, subprocess_env
 
 pytestmark = pytest.mark.timeout(600)
-HOUSING = [sys.executable, "-c", "from housing.cli import app; app()"]
+HOUSING = [sys.executable, "-c", "from cli import app; app()"]
 
 
 def _serve(environ: dict[str, str], *args: str, **kwargs: object) -> subprocess.Popen[str]:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from housing.cli import app
+from cli import app
 from housing.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[2]

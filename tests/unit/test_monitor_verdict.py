@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from housing.exit_codes import RETRAIN
 from monitoring.analysis import analyse, is_drifted
-from monitoring.verdict import EXIT_RETRAIN, Baseline, Status, decide
+from monitoring.verdict import Baseline, Status, decide
 from monitoring.window import ACTUAL, HIGH, LOW, PREDICTION
 from tests.fixtures.monitoring import monitoring_settings
 
@@ -54,7 +55,7 @@ def test_shifted_features_and_prices_is_drift(housing_rows, reference, settings)
     current[PREDICTION] *= 1.6
     analysis, verdict = _verdict(current, reference, settings)
     assert verdict.status is Status.DRIFT
-    assert verdict.exit_code == EXIT_RETRAIN
+    assert verdict.exit_code == RETRAIN
     assert verdict.performance_check is Status.INSUFFICIENT_DATA
     assert analysis.prediction_drift is not None and analysis.prediction_drift.drifted
     assert any("median_income" in reason for reason in verdict.reasons)
@@ -73,7 +74,7 @@ def test_prices_that_moved_are_degraded(housing_rows, reference, settings) -> No
     current[ACTUAL] *= 1.5  # the market moved; the model did not
     analysis, verdict = _verdict(current, reference, settings)
     assert verdict.status is Status.DEGRADED
-    assert verdict.exit_code == EXIT_RETRAIN
+    assert verdict.exit_code == RETRAIN
     assert analysis.performance.bias < 0
     assert any("live RMSE" in r for r in verdict.reasons)
     assert any("interval coverage" in r for r in verdict.reasons)

@@ -1,14 +1,10 @@
-"""CLI commands of this package, added to the ``housing`` app by ``housing.cli``.
-
-``housing train``, ``models``, ``promote``, ``rollback`` and ``predict``. Expected failures (bad
+"""``housing train``, ``models``, ``promote``, ``rollback`` and ``predict``. Expected failures (bad
 data, unknown version, no champion) become one line on stderr with exit code 2; anything the
 user cannot fix by changing input exits 1.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,21 +15,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from housing.cli import EXIT_BAD_INPUT, EXIT_FAILURE, fail, settings_of
+from cli.common import fail, quiet_libraries, settings_of
+from housing import exit_codes
+from housing.config import Settings
 
 console = Console()
 # Piped output (scripts, CI logs) gets full table rows instead of an 80-column squeeze.
 _PIPE_WIDTH = 200
 if not console.is_terminal:
     console.width = _PIPE_WIDTH
-
-
-def _quiet_libraries() -> None:
-    """MLflow and BentoML log chatty INFO lines (registry creation, alembic) on every run."""
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    for name in ("mlflow", "alembic", "bentoml"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @contextmanager
@@ -49,12 +39,12 @@ def _expected_failures(on_error: Callable[[], None] | None = None) -> Iterator[N
     from housing.validation import DataValidationError
 
     codes: list[tuple[type[BaseException], int]] = [
-        (DataValidationError, EXIT_BAD_INPUT),
-        (registry.UnknownVersion, EXIT_BAD_INPUT),
-        (registry.NothingToRollBack, EXIT_BAD_INPUT),
-        (registry.RegistryError, EXIT_FAILURE),
-        (MlflowException, EXIT_FAILURE),
-        (OSError, EXIT_FAILURE),
+        (DataValidationError, exit_codes.BAD_INPUT),
+        (registry.UnknownVersion, exit_codes.BAD_INPUT),
+        (registry.NothingToRollBack, exit_codes.BAD_INPUT),
+        (registry.RegistryError, exit_codes.FAILURE),
+        (MlflowException, exit_codes.FAILURE),
+        (OSError, exit_codes.FAILURE),
     ]
     try:
         yield
@@ -87,10 +77,14 @@ def train(
     ] = "manual training",
 ) -> None:
     """Train, evaluate, log to MLflow, save to BentoML, and promote if better than the champion."""
+    train_with_progress(settings_of(ctx), force=force, reason=reason)
+
+
+def train_with_progress(settings: Settings, *, force: bool, reason: str) -> None:
+    """Run the training with a progress bar and print its summary (also for ``housing serve``)."""
     from training.train import TRAINING_STEPS, run_training
 
-    settings = settings_of(ctx)
-    _quiet_libraries()
+    quiet_libraries()
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -163,7 +157,7 @@ def models(ctx: typer.Context) -> None:
     from housing.registry import list_versions
 
     settings = settings_of(ctx)
-    _quiet_libraries()
+    quiet_libraries()
     with _expected_failures():
         versions = list_versions(settings)
     if not versions:
@@ -211,7 +205,7 @@ def promote(
     from housing import registry
 
     settings = settings_of(ctx)
-    _quiet_libraries()
+    quiet_libraries()
     with _expected_failures():
         ref = registry.promote(settings, version, reason)
     console.print(f"version {ref.version} ({ref.bento_tag}) is now the champion")
@@ -222,7 +216,7 @@ def rollback(ctx: typer.Context) -> None:
     from housing import registry
 
     settings = settings_of(ctx)
-    _quiet_libraries()
+    quiet_libraries()
     with _expected_failures():
         ref = registry.rollback(settings)
     console.print(f"rolled back: version {ref.version} ({ref.bento_tag}) is the champion again")
@@ -242,7 +236,7 @@ def predict(
     from training.scoring import score_csv
 
     settings = settings_of(ctx)
-    _quiet_libraries()
+    quiet_libraries()
     with _expected_failures():
         result = score_csv(settings, input_path, output_path)
     console.print(
@@ -254,7 +248,7 @@ def predict(
         fail(
             f"{bad_rows} rows failed validation and were not priced (see the 'error' column): "
             + summarize(str(input_path), result.issues, CSV_LINES),
-            EXIT_BAD_INPUT,
+            exit_codes.BAD_INPUT,
         )
 
 

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from housing.cli import EXIT_FAILURE, fail, settings_of
+from cli.common import fail, settings_of
+from housing import exit_codes
 
 console = Console()
 
@@ -21,7 +22,7 @@ def build(ctx: typer.Context) -> None:
         with console.status("building the Bento (service, code, champion model, pins)"):
             tag = build_bento(settings)
     except BuildError as exc:
-        fail(str(exc), EXIT_FAILURE)
+        fail(str(exc), exit_codes.FAILURE)
     typer.echo(tag)
 
 
@@ -58,7 +59,7 @@ def containerize(
         image = image_reference(settings, bento_tag, registry)
         tags = containerize(bento_tag, image, builder, tuple(tag or ()))
     except (BuildError, ContainerError) as exc:
-        fail(str(exc), EXIT_FAILURE)
+        fail(str(exc), exit_codes.FAILURE)
     for name in tags:
         typer.echo(name)
 

@@ -14,7 +14,9 @@ from typing import Annotated
 
 import typer
 
-from housing.cli import EXIT_BAD_INPUT, EXIT_FAILURE, fail, settings_of
+from cli.common import fail, settings_of
+from cli.training import train_with_progress
+from housing import exit_codes
 from housing.config import ConfigError, Settings
 
 # service.py sits at the project root, next to the packages it imports.
@@ -71,18 +73,16 @@ def serve(
     try:
         feedback_token(settings)
     except ConfigError as exc:
-        fail(str(exc), EXIT_BAD_INPUT)
+        fail(str(exc), exit_codes.BAD_INPUT)
     try:
         champion = get_champion(settings)
     except RegistryError as exc:
-        fail(str(exc), EXIT_FAILURE)
+        fail(str(exc), exit_codes.FAILURE)
     if champion is None:
         if not train_if_missing:
-            fail("there is no champion model yet: run `housing train` first", EXIT_BAD_INPUT)
-        from training.commands import train
-
+            fail("there is no champion model yet: run `housing train` first", exit_codes.BAD_INPUT)
         typer.echo("No champion model yet: training one first.", err=True)
-        train(ctx, force=False, reason="first champion for housing serve")
+        train_with_progress(settings, force=False, reason="first champion for housing serve")
     environ = serve_environment(settings, dict(os.environ))
     command = serve_command(settings)
     typer.echo(

@@ -8,16 +8,19 @@ input or configuration, 1 any other failure.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
-from housing.cli import EXIT_BAD_INPUT, EXIT_FAILURE, fail, settings_of
+from cli.common import fail, settings_of, spinner
+from housing import exit_codes
 from housing.config import Settings
-from monitoring.verdict import EXIT_RETRAIN
+
+if TYPE_CHECKING:
+    from monitoring.monitor import MonitorResult
 
 console = Console()
 
@@ -31,17 +34,7 @@ BuildOption = Annotated[
 ]
 
 
-def _spinner() -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-
-
-def _print_summary(summary: dict, report: Path) -> None:
+def _summary_table(summary: dict, report: Path) -> Table:
     table = Table(title=f"Monitoring run {summary['run_id'][:8]}", show_header=False)
     drift, perf = summary["drift"], summary["performance"]
     table.add_row("window", summary["window"]["description"])
@@ -63,7 +56,7 @@ def _print_summary(summary: dict, report: Path) -> None:
     for reason in summary["reasons"] + summary["notes"]:
         table.add_row("", reason)
     table.add_row("report", str(report))
-    console.print(table)
+    return table
 
 
 def monitor_once(
@@ -76,49 +69,61 @@ def monitor_once(
     build: bool | None,
     trigger: str = "manual",
 ) -> int:
-    """Run the monitor (and retrain on exit code 3 when asked); return the exit code."""
-    from monitoring.monitor import run_monitor
+    """Run the loop once (monitor; retrain and build when asked); return the exit code."""
+    from monitoring.loop import monitor_and_act
     from monitoring.window import WindowError, resolve_window
+    from training.retrain import RetrainError
 
     try:
         window = resolve_window(settings, since=since, until=until, last=last)
     except WindowError as exc:
-        fail(str(exc), EXIT_BAD_INPUT)
-    with _spinner() as progress:
+        fail(str(exc), exit_codes.BAD_INPUT)
+    with spinner() as progress:
         task = progress.add_task("monitoring", total=None)
-        result = run_monitor(
-            settings,
-            window,
-            trigger=trigger,
-            progress=lambda message: progress.update(task, description=message),
-        )
-    _print_summary(result.summary, result.report_path)
-    if result.exit_code == EXIT_RETRAIN and retrain:
-        reason = f"monitor {result.summary['run_id']}: {'; '.join(result.verdict.reasons)}"
-        retrain_code = retrain_once(settings, reason=reason, build=build)
-        if retrain_code not in (0,):
-            return retrain_code
-    return result.exit_code
+        try:
+            outcome = monitor_and_act(
+                settings,
+                window,
+                trigger=trigger,
+                retrain=retrain,
+                build=build,
+                progress=lambda message: progress.update(task, description=message),
+                on_monitored=lambda result: _print_between(progress, result),
+            )
+        except RetrainError as exc:
+            progress.stop()
+            fail(str(exc), exc.exit_code)
+    if outcome.retrain is not None:
+        console.print(outcome.retrain.describe())
+    return outcome.exit_code
+
+
+def _print_between(progress: Progress, result: MonitorResult) -> None:
+    """Show the monitor's table on stdout before retraining starts, spinner out of the way."""
+    progress.stop()
+    console.print(_summary_table(result.summary, result.report_path))
+    progress.start()
 
 
 def retrain_once(settings: Settings, *, reason: str, build: bool | None) -> int:
-    from training.retrain import RetrainError, retrain
+    """Retrain (and build the Bento when promoted); return the exit code."""
+    from monitoring.loop import retrain_and_build
+    from training.retrain import RetrainError
 
-    build = settings.retrain.build_bento if build is None else build
-
-    with _spinner() as progress:
+    with spinner() as progress:
         task = progress.add_task("retraining", total=None)
         try:
-            outcome = retrain(
+            outcome = retrain_and_build(
                 settings,
                 reason=reason,
                 build=build,
                 progress=lambda message: progress.update(task, description=message),
             )
         except RetrainError as exc:
+            progress.stop()
             fail(str(exc), exc.exit_code)
     console.print(outcome.describe())
-    return 0
+    return exit_codes.HEALTHY
 
 
 def register(app: typer.Typer) -> None:
@@ -151,7 +156,7 @@ def register(app: typer.Typer) -> None:
         except typer.Exit:
             raise
         except Exception as exc:  # one line, never a traceback, for automation
-            fail(f"monitor failed: {type(exc).__name__}: {exc}", EXIT_FAILURE)
+            fail(f"monitor failed: {type(exc).__name__}: {exc}", exit_codes.FAILURE)
         raise typer.Exit(code)
 
     @app.command(name="retrain")
@@ -167,7 +172,7 @@ def register(app: typer.Typer) -> None:
         except typer.Exit:
             raise
         except Exception as exc:
-            fail(f"retrain failed: {type(exc).__name__}: {exc}", EXIT_FAILURE)
+            fail(f"retrain failed: {type(exc).__name__}: {exc}", exit_codes.FAILURE)
         raise typer.Exit(code)
 
     @app.command()
@@ -192,7 +197,7 @@ def register(app: typer.Typer) -> None:
         try:
             run_until_signalled(settings, settings.source, run_now=now, on_start=announce)
         except Exception as exc:
-            fail(f"scheduler failed: {type(exc).__name__}: {exc}", EXIT_FAILURE)
+            fail(f"scheduler failed: {type(exc).__name__}: {exc}", exit_codes.FAILURE)
 
     @app.command()
     def ui(
@@ -254,9 +259,9 @@ def register(app: typer.Typer) -> None:
                     progress=lambda done, total: progress.update(task, completed=done, total=total),
                 )
             except SimulationError as exc:
-                fail(str(exc), EXIT_BAD_INPUT)
+                fail(str(exc), exit_codes.BAD_INPUT)
             except Exception as exc:
-                fail(f"simulation failed: {type(exc).__name__}: {exc}", EXIT_FAILURE)
+                fail(f"simulation failed: {type(exc).__name__}: {exc}", exit_codes.FAILURE)
         console.print(result.describe())
         if result.failed_requests:
-            raise typer.Exit(EXIT_FAILURE)
+            raise typer.Exit(exit_codes.FAILURE)
