@@ -27,9 +27,8 @@ from starlette.applications import Starlette  # noqa: E402
 from starlette.responses import Response  # noqa: E402
 
 from serving.auth import ADMIN_TOKEN_ENV, admin_token, feedback_token  # noqa: E402
-from serving.batching import Overloaded  # noqa: E402
-from serving.champion import NoChampion  # noqa: E402
 from serving.core import ServingCore  # noqa: E402
+from serving.errors import Unavailable  # noqa: E402
 from serving.grpc.server import GrpcServer  # noqa: E402
 from serving.http import (  # noqa: E402
     JsonRoute,
@@ -37,6 +36,7 @@ from serving.http import (  # noqa: E402
     error_response,
     json_response,
     model_route,
+    outcome_response,
 )
 from serving.runtime import limit_numeric_threads, service_options  # noqa: E402
 from serving.schema import (  # noqa: E402
@@ -103,8 +103,8 @@ class HousingPriceService:
     async def answer_predict(self, houses: list[BaseModel]) -> Response:
         try:
             answers = await self.core.prediction.predict_records(houses, "http")
-        except (NoChampion, Overloaded) as exc:
-            return error_response(503, str(exc))
+        except Unavailable as exc:
+            return outcome_response(exc)
         return json_response(answers)
 
     @bentoml.api(route="/feedback")
@@ -115,8 +115,8 @@ class HousingPriceService:
             return error_response(404, "feedback is disabled (service.feedback.enabled)")
         try:
             results = await desk.submit(items, "http")
-        except SQLAlchemyError:
-            return error_response(503, "the feedback store is unavailable; nothing was stored")
+        except SQLAlchemyError as exc:
+            return outcome_response(exc)
         return json_response(results)  # type: ignore[return-value]
 
     @bentoml.api(route=ADMIN_RELOAD_ROUTE)

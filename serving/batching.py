@@ -20,12 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from serving.errors import Overloaded
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
-
-
-class Overloaded(RuntimeError):  # noqa: N818 - an outcome (HTTP 503), not a bug
-    """The request waited longer than the configured maximum latency for a model call."""
 
 
 @dataclass

@@ -17,15 +17,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from housing.config import Settings
 from housing.registry import ChampionRef, LoadedModel, get_champion, load_model
-from housing.store.database import create_log_engine
+from serving.errors import NoChampion
 
 logger = logging.getLogger(__name__)
-
-
-class NoChampion(RuntimeError):  # noqa: N818 - an outcome (HTTP 503), not a bug
-    """No model has been promoted yet (run ``housing train``)."""
 
 
 class ChampionHolder:
@@ -164,14 +162,13 @@ class ChampionWatcher:
 
 
 def monitoring_status_check(
-    settings: Settings, publish: Callable[[dict], None]
+    settings: Settings, engine: Engine, publish: Callable[[dict], None]
 ) -> Callable[[], None]:
     """A periodic check that publishes the latest monitor figures (when monitoring exists)."""
     try:
         from monitoring.status import latest_status
     except ImportError:  # monitoring not installed in this build
         return lambda: None
-    engine = create_log_engine(settings.storage)
 
     def check() -> None:
         status = latest_status(settings, engine)

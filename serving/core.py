@@ -3,11 +3,12 @@
 ``ServingCore`` wires the champion holder, the adaptive batcher, the prediction log and the
 metrics together and owns their lifecycle (``start`` when the worker starts, ``stop`` on
 SIGTERM, which drains the prediction log). It implements
-:class:`serving.grpc.backend.PredictionBackend`, so the gRPC server in the same worker calls
-exactly what HTTP calls:
+:class:`serving.grpc.backend.PredictionBackend` (by shape; the core imports nothing of
+``serving.grpc``), so the gRPC server in the same worker calls exactly what HTTP calls:
 
 * ``await core.predict(records, protocol="grpc")``: raw dicts in, one answer per record;
-  raises ``InvalidRequest`` (record index, field, reason), ``NoChampion``, ``Overloaded``.
+  raises the outcomes of :mod:`serving.errors` (``InvalidRequest`` with record index, field
+  and reason; ``NoChampion``, ``Overloaded``).
 * ``core.feedback_authorized(authorization_header)`` and
   ``await core.submit_feedback(items, protocol="grpc")``.
 * ``await core.model_info()``: the ``GET /model`` document; ``core.model_ready()``.
@@ -26,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from housing.config import FeatureSpec, Settings
 from housing.records import records_to_frame
 from housing.registry import LoadedModel
-from housing.store.database import create_log_engine, ensure_schema
+from housing.store.database import create_log_engine, durable, ensure_schema
 from housing.store.prediction_log import PredictionLogWriter
 from serving.auth import feedback_token
 from serving.champion import ChampionHolder, ChampionWatcher, monitoring_status_check
@@ -48,14 +49,14 @@ class ServingCore:
         self.log = PredictionLogWriter(settings.storage, engine=self.engine, observer=self.metrics)
         self.holder = ChampionHolder(settings, warm_up=self._warm_up, on_swap=self._swapped)
         self.prediction = PredictionPath(settings, self.holder, self.log, self.metrics)
-        # Feedback is acknowledged only once stored: its engine fsyncs every commit.
-        self.feedback_engine = create_log_engine(settings.storage, durable=True)
-        self.feedback = FeedbackDesk(settings, self.feedback_engine, self.log, self.metrics, token)
+        # One engine (one pool) for the one database. Feedback is acknowledged only once
+        # stored: its transactions fsync every commit.
+        self.feedback = FeedbackDesk(settings, durable(self.engine), self.log, self.metrics, token)
         self._verdicts: set[str] = set()
         self.watcher = ChampionWatcher(
             self.holder,
             settings.service.model_poll_interval_s,
-            extra_checks=(monitoring_status_check(settings, self._publish_status),),
+            extra_checks=(monitoring_status_check(settings, self.engine, self._publish_status),),
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -81,7 +82,6 @@ class ServingCore:
         self.prediction.close()
         self.log.close()
         self.engine.dispose()
-        self.feedback_engine.dispose()
 
     def _warm_up(self, model: LoadedModel) -> None:
         model.pricing.predict(records_to_frame([example_record(self.settings)], self.settings))

@@ -18,7 +18,7 @@ from housing.config import Settings
 from housing.store.feedback import FeedbackOutcome, PlausibleRange, record_feedback
 from housing.store.prediction_log import PredictionLogWriter
 from serving.auth import bearer_matches
-from serving.grpc.backend import FieldViolation, InvalidRequest
+from serving.errors import FieldViolation, InvalidRequest
 from serving.metrics import ServingMetrics
 from serving.schema import FeedbackItem, describe_errors
 

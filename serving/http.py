@@ -18,6 +18,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.auth import bearer_matches
+from serving.errors import NoChampion, status_of
 
 
 def json_response(payload: Any, status_code: int = 200) -> Response:
@@ -30,6 +31,12 @@ def json_response(payload: Any, status_code: int = 200) -> Response:
 
 def error_response(status_code: int, message: str, **extra: Any) -> Response:
     return json_response({"error": message, **extra}, status_code)
+
+
+def outcome_response(exc: BaseException) -> Response:
+    """The HTTP answer to an outcome of the core, by the one mapping in ``serving.errors``."""
+    status = status_of(exc)
+    return error_response(status.http, status.message)
 
 
 class RequestGuard:
@@ -103,12 +110,10 @@ def model_route(info: Callable[[], Awaitable[Any]]) -> Route:
     """``GET /model``: the served champion's facts (503 before the first model is loaded)."""
 
     async def endpoint(_: Request) -> Response:
-        from serving.champion import NoChampion
-
         try:
             return json_response(await info())
         except NoChampion as exc:
-            return error_response(503, str(exc))
+            return outcome_response(exc)
 
     return Route("/model", endpoint, methods=["GET"])
 

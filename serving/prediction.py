@@ -22,7 +22,7 @@ from housing.records import records_to_frame
 from housing.store.prediction_log import PredictionLogWriter
 from serving.batching import AdaptiveBatcher
 from serving.champion import ChampionHolder
-from serving.grpc.backend import FieldViolation, InvalidRequest
+from serving.errors import FieldViolation, InvalidRequest
 from serving.metrics import ServingMetrics
 from serving.schema import describe_errors, house_record_model, records_adapter
 
@@ -100,8 +100,8 @@ class PredictionPath:
     ) -> list[dict[str, Any]]:
         """Price validated records through the shared batching queue and log every answer.
 
-        Raises :class:`serving.champion.NoChampion` before the first model is loaded and
-        :class:`serving.batching.Overloaded` when the queue cannot keep the latency bound.
+        Raises :class:`serving.errors.NoChampion` before the first model is loaded and
+        :class:`serving.errors.Overloaded` when the queue cannot keep the latency bound.
         """
         started = time.perf_counter()
         features = [record.model_dump() for record in records]

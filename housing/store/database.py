@@ -35,13 +35,22 @@ def sqlite_path(url: str) -> Path | None:
     return None
 
 
+DURABLE_OPTION = "housing_durable"
+
+
+def durable(engine: Engine) -> Engine:
+    """The same engine (same pool) whose transactions are fsync'd on SQLite; see below."""
+    return engine.execution_options(**{DURABLE_OPTION: True})
+
+
 def create_log_engine(storage: StorageConfig, *, durable: bool = False) -> Engine:
     """An engine for ``storage.url`` with the pragmas/pool settings this workload needs.
 
-    ``durable``: on SQLite, every commit is fsync'd (``synchronous=FULL``), so an acknowledged
-    write survives a power loss, not only a crash of the process; used for feedback. The
-    prediction log keeps WAL's ``NORMAL`` (its rows are also safe against process crashes).
-    PostgreSQL commits are durable either way.
+    ``durable`` (or a transaction on :func:`durable` of the engine): on SQLite, the commit is
+    fsync'd (``synchronous=FULL``), so an acknowledged write survives a power loss, not only a
+    crash of the process; used for feedback. The prediction log keeps WAL's ``NORMAL`` (its
+    rows are also safe against process crashes). One engine serves both, so a service worker
+    opens one pool for its one database. PostgreSQL commits are durable either way.
     """
     if is_sqlite(storage.url):
         path = sqlite_path(storage.url)
@@ -50,15 +59,24 @@ def create_log_engine(storage: StorageConfig, *, durable: bool = False) -> Engin
         timeout_s = storage.sqlite_busy_timeout_ms / 1000
         engine = create_engine(storage.url, connect_args={"timeout": timeout_s})
         busy_timeout_ms = storage.sqlite_busy_timeout_ms
-        synchronous = "FULL" if durable else "NORMAL"
+        default_durable = durable
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _synchronous(connection: Any) -> None:
+            # Set per transaction, and only when it changes on this pooled connection.
+            wanted = connection.get_execution_options().get(DURABLE_OPTION, default_durable)
+            level = "FULL" if wanted else "NORMAL"
+            info = connection.connection.info
+            if info.get("synchronous") != level:
+                connection.exec_driver_sql(f"PRAGMA synchronous={level}")
+                info["synchronous"] = level
 
         return engine
     # pre_ping replaces connections the server dropped (restart, failover) before they are used.

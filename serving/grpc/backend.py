@@ -7,34 +7,12 @@ validator, one batching queue, one prediction log and one set of metrics.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from housing.config import FeatureSpec
 
 PROTOCOL_LABEL = "grpc"
-
-
-@dataclass(frozen=True)
-class FieldViolation:
-    """One reason a request was refused: which record (None for the request), field, why."""
-
-    index: int | None
-    field: str
-    reason: str
-
-    def describe(self) -> str:
-        where = f"record {self.index}: " if self.index is not None else ""
-        return f"{where}field '{self.field}': {self.reason}"
-
-
-class InvalidRequest(ValueError):  # noqa: N818 - it is an outcome, as HTTP 4xx is
-    """The request breaks the configured schema; HTTP answers 4xx, gRPC INVALID_ARGUMENT."""
-
-    def __init__(self, violations: Sequence[FieldViolation]) -> None:
-        self.violations = list(violations)
-        super().__init__("; ".join(violation.describe() for violation in self.violations))
 
 
 class PredictionBackend(Protocol):
@@ -55,7 +33,7 @@ class PredictionBackend(Protocol):
         """Validate like HTTP, then score through the batching path and log with ``protocol``.
 
         Returns one mapping per record with prediction_id, price, price_low, price_high,
-        model_version. Raises InvalidRequest for bad input."""
+        model_version. Raises ``serving.errors.InvalidRequest`` for bad input."""
         ...
 
     def feedback_authorized(self, authorization: str | None) -> bool:

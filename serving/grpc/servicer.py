@@ -15,12 +15,10 @@ from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
 
 import grpc
-from sqlalchemy.exc import SQLAlchemyError
 
-from serving.batching import Overloaded
-from serving.champion import NoChampion
+from serving import errors
 from serving.grpc import convert
-from serving.grpc.backend import PROTOCOL_LABEL, InvalidRequest, PredictionBackend
+from serving.grpc.backend import PROTOCOL_LABEL, PredictionBackend
 from serving.grpc.generated import housing_pb2 as pb
 from serving.grpc.generated import housing_pb2_grpc as pb_grpc
 
@@ -28,15 +26,13 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 AUTHORIZATION_METADATA = "authorization"
-# HTTP outcome names (and their accepted spellings) -> the proto enum.
+# HTTP outcome names -> the proto enum.
 _OUTCOMES = {
     "accepted": pb.FEEDBACK_OUTCOME_ACCEPTED,
     "duplicate": pb.FEEDBACK_OUTCOME_DUPLICATE,
     "conflict": pb.FEEDBACK_OUTCOME_CONFLICT,
     "unknown": pb.FEEDBACK_OUTCOME_UNKNOWN_ID,
-    "unknown_id": pb.FEEDBACK_OUTCOME_UNKNOWN_ID,
     "implausible": pb.FEEDBACK_OUTCOME_IMPLAUSIBLE,
-    "rejected": pb.FEEDBACK_OUTCOME_IMPLAUSIBLE,
 }
 
 
@@ -47,29 +43,17 @@ def _metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
     return None
 
 
-def status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
-    """The gRPC status for an error of the shared path: what HTTP answers 503 is UNAVAILABLE
-    (retryable), everything unexpected is INTERNAL with a one-line message."""
-    if isinstance(exc, NoChampion | Overloaded):
-        return grpc.StatusCode.UNAVAILABLE, str(exc)
-    if isinstance(exc, SQLAlchemyError):
-        return grpc.StatusCode.UNAVAILABLE, "the store is unavailable; nothing was stored"
-    return grpc.StatusCode.INTERNAL, f"internal error ({type(exc).__name__}); see the server log"
-
-
 async def answer(call: Awaitable[T], context: grpc.aio.ServicerContext) -> T:
-    """Await the shared path, turning its errors into a status with a one-line message."""
+    """Await the shared path, turning its outcomes into a status (``serving.errors``)."""
     try:
         return await call
     except grpc.aio.AbortError:
         raise
-    except InvalidRequest as exc:
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
     except Exception as exc:
-        code, message = status_of(exc)
-        if code == grpc.StatusCode.INTERNAL:
+        status = errors.status_of(exc)
+        if status.grpc == "INTERNAL":
             logger.exception("gRPC call failed in the shared prediction path")
-        await context.abort(code, message)
+        await context.abort(grpc.StatusCode[status.grpc], status.message)
     raise AssertionError("unreachable: context.abort raises")
 
 

@@ -19,7 +19,8 @@ from housing.store.feedback import PlausibleRange, record_feedback
 from housing.store.prediction_log import PredictionLogWriter
 from housing.store.tables import feedback, predictions
 from serving.auth import bearer_matches, feedback_token
-from serving.batching import AdaptiveBatcher, Overloaded
+from serving.batching import AdaptiveBatcher
+from serving.errors import Overloaded
 from serving.prediction import prediction_ids
 from serving.schema import describe_errors, example_record, house_record_model, records_adapter
 from tests.fixtures.training import make_settings
