@@ -14,9 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
-from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import Ridge
 from sklearn.metrics import (
     mean_absolute_error,
     mean_absolute_percentage_error,
@@ -30,9 +28,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from housing.config import Settings
 from housing.features import HousingFeatures, features_from_config
 from housing.pricing import PricingModel, conformal_log_halfwidth
-
-METRIC_NAMES = ("rmse", "mae", "r2", "mape")
-
+from training.estimators import recipe_of
 
 # ----------------------------------------------------------------------------- pipeline
 
@@ -40,15 +36,13 @@ METRIC_NAMES = ("rmse", "mae", "r2", "mape")
 def _steps(settings: Settings, features: HousingFeatures) -> list[tuple[str, Any]]:
     """Steps after feature building: imputation/encoding suited to the estimator, then it."""
     params = dict(settings.model.params)
-    if settings.model.estimator == "hist_gradient_boosting":
-        # Native missing-value and categorical support: category codes stay one column each,
-        # an unknown category (NaN code) follows the learned "missing" branch.
-        mask = features.categorical_mask()
-        return [("model", HistGradientBoostingRegressor(categorical_features=mask, **params))]
+    recipe = recipe_of(settings.model.estimator)
+    if recipe.native_categories:
+        return [("model", recipe.build(params, features))]
     n_categorical = len(features.categories or {})
     n_numeric = len(features.get_feature_names_out()) - n_categorical
     numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
-    if settings.model.estimator == "ridge":
+    if recipe.scale:
         numeric_steps.append(("scale", StandardScaler()))
     encode = ColumnTransformer(
         [
@@ -60,9 +54,7 @@ def _steps(settings: Settings, features: HousingFeatures) -> list[tuple[str, Any
             ),
         ]
     )
-    if settings.model.estimator == "ridge":
-        return [("encode", encode), ("model", Ridge(**params))]
-    return [("encode", encode), ("model", RandomForestRegressor(**params))]
+    return [("encode", encode), ("model", recipe.build(params, features))]
 
 
 def build_pipeline(settings: Settings) -> Pipeline:
