@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, exactly as CI runs it: lint, workflow lint, then every pytest layer.
+# The whole test suite, exactly as CI runs it: lint, import contracts, workflow lint, then every
+# pytest layer.
 # Assumes `uv sync` has run (the Makefile's `test` target does both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,9 @@ source scripts/test-env.sh
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+
+echo "== import contracts (layers; pyproject.toml [tool.importlinter])"
+.venv/bin/lint-imports --no-cache
 
 if [ -x scripts/actionlint.sh ]; then
     echo "== actionlint"
