@@ -11,7 +11,6 @@ configuration file, so commands behave the same from any working directory.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -256,10 +255,9 @@ class ServiceConfig(Section):
 
 
 # Evidently drift methods by how their score reads: a p-value drifts when it is BELOW the
-# threshold, a distance when it is AT OR ABOVE it. Fixing the method here (instead of Evidently's
-# sample-size rule) keeps the meaning of a score stable from one run to the next.
+# threshold, a distance (every other method) when it is AT OR ABOVE it. Fixing the method here
+# (instead of Evidently's sample-size rule) keeps the meaning of a score stable run to run.
 P_VALUE_DRIFT_METHODS = ("ks", "chisquare", "z", "t_test", "mannw", "anderson", "cramer_von_mises")
-DISTANCE_DRIFT_METHODS = ("wasserstein", "jensenshannon", "psi", "kl_div", "hellinger", "TVD", "ed")
 NumericDriftMethod = Literal[
     "wasserstein", "psi", "kl_div", "hellinger", "ed", "ks", "t_test", "mannw", "anderson",
     "cramer_von_mises",
@@ -562,7 +560,3 @@ def load_config(
         return Settings.model_validate(raw, context={"base_dir": source.parent})
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, source)) from None
-
-
-def is_finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)

@@ -1,10 +1,11 @@
 """The prediction path every protocol shares: validate, batch, price, log, count.
 
-HTTP (``service.py``) hands over records BentoML already validated against the same pydantic
-model; gRPC (``serving/grpc``) hands over plain dicts and :meth:`PredictionPath.predict`
-validates them. Both then go through :meth:`PredictionPath.predict_records`, in the worker's
-event loop: one adaptive-batching queue, one model reference, one prediction log, one set of
-metrics, with ``protocol`` as the only difference.
+HTTP hands over records its JSON route (``serving.http.JsonRoute``) already validated against
+the same pydantic model; gRPC (``serving/grpc``) hands over plain dicts and
+:meth:`PredictionPath.predict` validates them. Both then go through
+:meth:`PredictionPath.predict_records`, in the worker's event loop: one adaptive-batching
+queue, one model reference, one prediction log, one set of metrics, with ``protocol`` as the
+only difference.
 """
 
 from __future__ import annotations

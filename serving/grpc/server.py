@@ -1,10 +1,10 @@
 """The gRPC server that runs inside each Bento service worker, beside BentoML's HTTP server.
 
 Started from the service's ``@bentoml.on_startup`` hook, it lives on the worker's own event
-loop, so a gRPC handler awaits the very same batchable method HTTP requests go through and the
-adaptive-batching dispatcher merges both protocols into the same batches. gRPC sets
-SO_REUSEPORT, so every worker binds the configured port and the kernel spreads connections
-across them, like BentoML does for HTTP.
+loop, so a gRPC handler awaits the very same prediction path HTTP requests go through
+(``serving/prediction.py``) and its adaptive batcher merges both protocols into the same
+batches. gRPC sets SO_REUSEPORT, so every worker binds the configured port and the kernel
+spreads connections across them, like BentoML does for HTTP.
 """
 
 from __future__ import annotations
