@@ -27,14 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def isolated_environ(workdir: Path, max_rows: int | None) -> dict[str, str]:
-    environ = {
-        "HOUSING_STORAGE__URL": f"sqlite:///{workdir / 'predictions.db'}",
-        "HOUSING_STORAGE__SPOOL_DIR": str(workdir / "spool"),
-        "HOUSING_MLFLOW__TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
-        "HOUSING_MLFLOW__ARTIFACT_LOCATION": str(workdir / "artifacts"),
-        "HOUSING_BENTOML__HOME": str(workdir / "bentoml"),
-        "HOUSING_MONITORING__REPORTS_DIR": str(workdir / "reports"),
-        "HOUSING_MONITORING__WORKSPACE_DIR": str(workdir / "evidently"),
+    from support.state import state_environ
+
+    environ = state_environ(workdir) | {
         # The model's quality does not change the monitor's cost: train a small one quickly.
         "HOUSING_MODEL__PARAMS__MAX_ITER": "60",
         "HOUSING_SPLIT__CV_FOLDS": "2",
@@ -52,8 +47,8 @@ def prepare(workdir: Path, rows: int, environ: dict[str, str]) -> None:
     prepare_process(settings)
     from housing import registry
     from housing.store.database import open_log
-    from monitoring.backfill import log_scored_houses
     from monitoring.simulator import held_out_houses
+    from support.backfill import log_scored_houses
     from training.train import run_training
 
     started = time.perf_counter()

@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from housing.processes import free_server_port, stop_process, wait_until_ready
+from support.processes import free_server_port, stop_process, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -99,22 +99,19 @@ class Row:
 # ----------------------------------------------------------------------------- environment
 
 
-def state_environ(state: Path) -> dict[str, str]:
-    """Every piece of state in ``state`` (same keys as the tests' fixtures)."""
-    return {
-        "HOUSING_MLFLOW__TRACKING_URI": f"sqlite:///{state / 'mlflow.db'}",
-        "HOUSING_MLFLOW__ARTIFACT_LOCATION": str(state / "mlflow-artifacts"),
-        "HOUSING_BENTOML__HOME": str(state / "bentoml"),
-        "HOUSING_MONITORING__REPORTS_DIR": str(state / "reports"),
-        "HOUSING_MONITORING__WORKSPACE_DIR": str(state / "evidently"),
-        "BENTOML_HOME": str(state / "bentoml"),
-        "BENTOML_DO_NOT_TRACK": "true",
-    }
-
-
 def base_environ(state: Path, config: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("HOUSING_")}
-    return clean | state_environ(state) | {"HOUSING_CONFIG": str(config)}
+    """Every piece of state in ``state`` (the tests' mechanism), this configuration."""
+    from support.state import clean_environ, state_environ
+
+    return (
+        clean_environ()
+        | state_environ(state)
+        | {
+            "BENTOML_HOME": str(state / "bentoml"),
+            "BENTOML_DO_NOT_TRACK": "true",
+            "HOUSING_CONFIG": str(config),
+        }
+    )
 
 
 def ensure_champion(environ: dict[str, str]) -> None:
@@ -152,19 +149,11 @@ def server_process(
 
 
 def sample_records(config: Path, count: int) -> list[dict[str, Any]]:
-    import math
-
-    import pandas as pd
-
     from housing.config import load_config
+    from support.records import dataset_records
 
     settings = load_config(config, environ={})
-    frame = pd.read_csv(settings.dataset.path).sample(count, random_state=SEED, replace=True)
-    frame = frame[settings.feature_names].astype(object)
-    return [
-        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-        for r in frame.to_dict(orient="records")
-    ]
+    return dataset_records(settings, count, seed=SEED, replace=True)
 
 
 def write_bodies(records: list[dict[str, Any]], per_request: int, directory: Path) -> Path:

@@ -58,6 +58,10 @@ def test_bento_serves_from_its_own_entrypoint_and_requirements(
     shipped = {p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file()}
     assert {"service.py", "configuration.yaml", "serving/core.py", "housing/pricing.py"} <= shipped
     assert not any(name.startswith(("tests/", "var/", "data/")) for name in shipped)
+    # No CLI, test/benchmark support or training code: the service imports none of it.
+    assert not any(
+        name.startswith(("cli/", "support/", "benchmarks/", "training/")) for name in shipped
+    )
     freeze = subprocess.run(
         [str(runtime.python), "-c", "import bentoml, sklearn; print(bentoml.__version__)"],
         capture_output=True,

@@ -25,8 +25,8 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from housing.processes import free_server_port, stop_process
 from housing.store.tables import feedback, predictions
+from support.processes import free_server_port, stop_process
 from tests.fixtures.serving import example_records, running_service
 from tests.fixtures.training import CONFIG, ROOT, make_settings, settings_env, subprocess_env
 

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import inspect, select
 
-from housing.processes import stop_process
 from housing.store.database import open_log
 from housing.store.tables import monitoring_runs
 from monitoring.scheduler import JOBS_TABLE, persisted_next_run
 from monitoring.status import latest_status
+from support.processes import stop_process
 from tests.fixtures.monitoring import HOUSING, housing_env, log_houses, own_outputs, run_housing
 
 UI_STOP_TIMEOUT_S = 30.0
@@ -103,9 +103,9 @@ def test_ui_serves_the_workspace_history(settings, holdout_houses) -> None:
 
     import httpx
 
-    from housing.processes import free_server_port
     from monitoring.monitor import run_monitor
     from monitoring.window import resolve_window
+    from support.processes import free_server_port
 
     log_houses(settings, holdout_houses.head(300))
     first = run_monitor(settings, resolve_window(settings)).summary["run_id"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from housing.processes import free_server_port, stop_process, wait_until_ready
+from support.processes import free_server_port, stop_process, wait_until_ready
 from tests.fixtures.serving import FEEDBACK_TOKEN, STOP_TIMEOUT_S
 from tests.fixtures.training import ROOT, settings_env, subprocess_env
 

@@ -3,33 +3,29 @@ the model document, metrics and batching, as a client sees them."""
 
 from __future__ import annotations
 
-import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-import pandas as pd
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from housing.config import Settings
+from housing.config import Settings, load_config
 from housing.store.tables import feedback, predictions
+from support.records import dataset_records
 from tests.fixtures.serving import RunningService
 from tests.fixtures.training import ROOT
 
 pytestmark = pytest.mark.timeout(300)
 
 
+CALIFORNIA = load_config(ROOT / "configuration.yaml", environ={})
+
+
 def california_records(count: int, offset: int = 0) -> list[dict[str, Any]]:
     """Real rows of the dataset as API records (missing bedrooms as null)."""
-    frame = pd.read_csv(ROOT / "data" / "california_housing.csv", skiprows=range(1, offset + 1))
-    frame = frame.drop(columns=["median_house_value"]).head(count)
-    records = frame.astype(object).to_dict(orient="records")
-    return [
-        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-        for r in records
-    ]
+    return dataset_records(CALIFORNIA, count, offset=offset)
 
 
 def logged_rows(service_db: str, ids: list[str], timeout_s: float = 10.0) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Write scored houses into the prediction log the way the service does, without a server.
 
-Used to replay historical traffic, to fill a log for the monitoring cost benchmark, and by tests
+Used to fill a log for the monitoring cost benchmark and by tests
 that need a log of a given shape (many rows, several model versions, corrupted feedback).
 """
 
