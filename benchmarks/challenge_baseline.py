@@ -27,8 +27,9 @@ def create_app(settings: Settings, log_path: Path) -> Any:
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
 
+    from housing.bundle import load_model
     from housing.records import records_to_frame
-    from housing.registry import get_champion, load_model
+    from housing.registry import get_champion
 
     ref = get_champion(settings)
     if ref is None:

@@ -45,7 +45,7 @@ def prepare(workdir: Path, rows: int, environ: dict[str, str]) -> None:
 
     settings = load_config(ROOT / "configuration.yaml", environ=environ)
     prepare_process(settings)
-    from housing import registry
+    from housing import bundle, registry
     from housing.store.database import open_log
     from monitoring.simulator import held_out_houses
     from support.backfill import log_scored_houses
@@ -54,7 +54,7 @@ def prepare(workdir: Path, rows: int, environ: dict[str, str]) -> None:
     started = time.perf_counter()
     run_training(settings, reason="monitor cost benchmark")
     champion = registry.get_champion(settings)
-    model = registry.load_model(settings, champion)
+    model = bundle.load_model(settings, champion)
     houses = held_out_houses(settings).sample(n=rows, replace=True, random_state=1)
     houses = houses.reset_index(drop=True)
     target = houses[settings.dataset.target].to_numpy()

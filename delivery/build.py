@@ -23,12 +23,12 @@ import shutil
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
+from housing.bundle import ModelRef, bento_labels
 from housing.config import Settings
 from housing.provenance import GitState, git_state
 
@@ -39,15 +39,6 @@ _TAG_UNSAFE = re.compile(r"[^a-z0-9_.-]+")
 
 class BuildError(RuntimeError):
     """The Bento cannot be built; the message says what to fix."""
-
-
-@dataclass(frozen=True)
-class ChampionRef:
-    """The model a Bento packages: its BentoML tag and where it came from in MLflow."""
-
-    bento_model_tag: str
-    model_version: str
-    mlflow_run_id: str = ""
 
 
 def bento_version(model_version: str, git: GitState) -> str:
@@ -102,7 +93,7 @@ def _uv_command() -> list[str]:
 
 
 def derived_bentofile(
-    settings: Settings, champion: ChampionRef, git: GitState, requirements: Path
+    settings: Settings, champion: ModelRef, git: GitState, requirements: Path
 ) -> dict:
     """The static bentofile plus the model, labels, requirements and base image of this build."""
     source = settings.root / BENTOFILE
@@ -111,14 +102,12 @@ def derived_bentofile(
     except OSError as exc:
         raise BuildError(f"cannot read {source}: {exc.strerror or exc}") from exc
     config["name"] = settings.bentoml.bento_name
-    config["models"] = [champion.bento_model_tag]
+    config["models"] = [champion.bento_tag]
     config["labels"] = {
         **(config.get("labels") or {}),
         "git_commit": git.commit,
         "git_dirty": str(git.dirty).lower(),
-        "model_version": str(champion.model_version),
-        "mlflow_run_id": champion.mlflow_run_id or "unknown",
-        "bento_model": champion.bento_model_tag,
+        **bento_labels(champion),
     }
     python = dict(config.get("python") or {})
     python["requirements_txt"] = str(requirements.relative_to(settings.root))
@@ -131,7 +120,7 @@ def derived_bentofile(
     return config
 
 
-def build_bento(settings: Settings, champion: ChampionRef | None = None) -> str:
+def build_bento(settings: Settings, champion: ModelRef | None = None) -> str:
     """Build (or reuse) the Bento of ``champion`` (default: the current champion); return its tag.
 
     Raises :class:`BuildError` with a one-line reason when there is no champion, no lock file or
@@ -147,7 +136,7 @@ def build_bento(settings: Settings, champion: ChampionRef | None = None) -> str:
     if champion is None:
         champion = current_champion(settings)
     git = git_state(settings.root)
-    version = bento_version(champion.model_version, git)
+    version = bento_version(str(champion.version), git)
     tag = f"{settings.bentoml.bento_name}:{version}"
     try:
         bentoml.bentos.get(tag)
@@ -195,7 +184,7 @@ def _run_bentoml_build(settings: Settings, bentofile: Path, version: str) -> Non
         raise BuildError(f"bentoml build failed: {reason.strip()}")
 
 
-def current_champion(settings: Settings) -> ChampionRef:
+def current_champion(settings: Settings) -> ModelRef:
     """The champion named by the MLflow alias, with the BentoML model saved for it."""
     from housing import registry
 
@@ -205,8 +194,4 @@ def current_champion(settings: Settings) -> ChampionRef:
         raise BuildError(str(exc)) from exc
     if champion is None:
         raise BuildError("there is no champion model yet; run `housing train` first")
-    return ChampionRef(
-        bento_model_tag=str(champion.bento_tag),
-        model_version=str(champion.version),
-        mlflow_run_id=str(champion.run_id or ""),
-    )
+    return champion

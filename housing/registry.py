@@ -1,12 +1,9 @@
-"""Which model is in production, and how to load any registered model: MLflow + BentoML.
+"""Which model is in production: the champion alias, its history, and every registered version.
 
 The MLflow registered model and its ``champion`` alias are the source of truth for *which*
-version serves; the BentoML model store holds the files a server loads. Each registered version
-names its BentoML tag (run tag and model-version tag ``bentoml_tag``) and each BentoML model
-names its MLflow version and run (labels ``mlflow_version``/``mlflow_run_id``), so either side
-leads to the other. The same bundle (pickled :class:`~housing.pricing.PricingModel`, reference
-sample, model card) is also an artifact of the MLflow run, so a process that has no local
-BentoML store (a replica, a container, the monitor in CI) can still load a model.
+version serves; :mod:`housing.bundle` knows what a version's files are and loads them. Each
+registered version names its BentoML tag and each BentoML model names its MLflow version and
+run (see :mod:`housing.bundle`), so either side leads to the other.
 
 ``bentoml`` and ``mlflow`` are imported lazily: importing this module must not freeze
 ``BENTOML_HOME`` before :func:`housing.runtime.prepare_process` ran.
@@ -14,36 +11,25 @@ BentoML store (a replica, a container, the monitor in CI) can still load a model
 
 from __future__ import annotations
 
-import json
-import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import cloudpickle
 import pandas as pd
 
+from housing.bundle import (
+    LABEL_STAGE,
+    TAG_BENTO,
+    BundleNotFound,
+    ModelRef,
+    local_bento_dir,
+)
+from housing.bundle import load_reference as load_bundle_reference
 from housing.config import Settings
-from housing.pricing import PricingModel
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-# Files of a model bundle: identical in the BentoML model directory and under the MLflow run's
-# ``BUNDLE_ARTIFACT_DIR`` artifact directory.
-MODEL_FILE = "pricing_model.pkl"
-REFERENCE_FILE = "reference.parquet"
-CARD_FILE = "model_card.json"
-BUNDLE_ARTIFACT_DIR = "bundle"
-
-# Tags and labels that link both stores.
-TAG_BENTO = "bentoml_tag"
-LABEL_VERSION = "mlflow_version"
-LABEL_RUN = "mlflow_run_id"
-LABEL_REGISTERED = "registered_model"
-LABEL_DATA = "data_sha256"
-LABEL_STAGE = "stage"
 # Registered-model tag holding the promotion history (comma separated versions, oldest first).
 TAG_HISTORY = "champion_history"
 _HISTORY_KEEP = 200
@@ -70,36 +56,9 @@ class ReferenceNotFound(RegistryError):  # noqa: N818 - the name the callers kno
 
 
 @dataclass(frozen=True)
-class ChampionRef:
-    """A registered version and where its files live in the BentoML store."""
-
-    version: int
-    run_id: str
-    bento_tag: str
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A model ready to price houses, with the facts the service reports at ``GET /model``.
-
-    ``info`` is the model card: trained_at (ISO), holdout and cv metrics, calibration, the
-    feature schema, dataset name/sha256, reason, MLflow version/run and BentoML tag.
-    """
-
-    pricing: PricingModel
-    version: int
-    bento_tag: str
-    run_id: str
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class VersionSummary:
+class VersionSummary(ModelRef):
     """One line of ``housing models``."""
 
-    version: int
-    run_id: str
-    bento_tag: str
     aliases: tuple[str, ...]
     stage: str
     metrics: dict[str, float]
@@ -122,15 +81,15 @@ def _is_missing(exc: Exception) -> bool:
     return code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
 
 
-def _ref_of(version: Any) -> ChampionRef:
-    return ChampionRef(
+def _ref_of(version: Any) -> ModelRef:
+    return ModelRef(
         version=int(version.version),
         run_id=str(version.run_id or ""),
         bento_tag=str((version.tags or {}).get(TAG_BENTO, "")),
     )
 
 
-def get_champion(settings: Settings) -> ChampionRef | None:
+def get_champion(settings: Settings) -> ModelRef | None:
     """The version behind the champion alias, or None before the first promotion.
 
     Cheap (one registry query), so a server may poll it to notice promote/rollback.
@@ -148,7 +107,7 @@ def get_champion(settings: Settings) -> ChampionRef | None:
     return _ref_of(version)
 
 
-def get_version(settings: Settings, version: int | str) -> ChampionRef:
+def get_version(settings: Settings, version: int | str) -> ModelRef:
     """A registered version by number; :class:`UnknownVersion` if there is no such version."""
     from mlflow.exceptions import MlflowException
 
@@ -167,122 +126,19 @@ def get_version(settings: Settings, version: int | str) -> ChampionRef:
         raise RegistryError(f"cannot read the model registry: {exc.message}") from exc
 
 
-def _ref_for_bento_tag(settings: Settings, tag: str) -> ChampionRef:
-    for summary in list_versions(settings):
-        if summary.bento_tag == tag:
-            return ChampionRef(summary.version, summary.run_id, summary.bento_tag)
-    raise UnknownVersion(f"no registered model version has the BentoML tag '{tag}'")
-
-
-# ----------------------------------------------------------------------------- bundles
-
-
-def write_bundle(
-    directory: Path, pricing: PricingModel, reference: pd.DataFrame, card: dict[str, Any]
-) -> None:
-    """Write the files of one model into ``directory`` (a BentoML model dir or a temp dir)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with (directory / MODEL_FILE).open("wb") as handle:
-        cloudpickle.dump(pricing, handle)
-    reference.to_parquet(directory / REFERENCE_FILE, index=False)
-    (directory / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True, default=str))
-
-
-def _read_model(directory: Path) -> tuple[PricingModel, dict[str, Any]]:
-    with (directory / MODEL_FILE).open("rb") as handle:
-        pricing = cloudpickle.load(handle)
-    card_path = directory / CARD_FILE
-    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-    return pricing, card
-
-
-def _local_bento_dir(tag: str) -> Path | None:
-    """The model's directory in the local BentoML store, or None if this store lacks it."""
-    if not tag:
-        return None
-    import bentoml
-    from bentoml.exceptions import BentoMLException, NotFound
-
-    try:
-        return Path(bentoml.models.get(tag).path)
-    except (NotFound, BentoMLException, ValueError):
-        return None
-
-
-def _download_bundle(settings: Settings, run_id: str, files: list[str], into: Path) -> Path:
-    """Download bundle files of a run into ``into``; returns ``into``."""
-    import mlflow.artifacts
-    from mlflow.exceptions import MlflowException
-
-    for name in files:
-        try:
-            local = mlflow.artifacts.download_artifacts(
-                run_id=run_id,
-                artifact_path=f"{BUNDLE_ARTIFACT_DIR}/{name}",
-                dst_path=str(into / "download"),
-                tracking_uri=settings.mlflow.tracking_uri,
-            )
-        except (MlflowException, OSError) as exc:
-            raise FileNotFoundError(f"run {run_id} has no artifact {name}: {exc}") from exc
-        Path(local).replace(into / name)
-    return into
-
-
-def _as_ref(settings: Settings, ref_or_tag: ChampionRef | int | str) -> ChampionRef:
-    if isinstance(ref_or_tag, ChampionRef):
-        return ref_or_tag
-    if isinstance(ref_or_tag, int) or str(ref_or_tag).isdigit():
-        return get_version(settings, ref_or_tag)
-    return _ref_for_bento_tag(settings, str(ref_or_tag))
-
-
-def load_model(settings: Settings, ref_or_tag: ChampionRef | int | str) -> LoadedModel:
-    """Load a registered model by ref, version number or BentoML tag.
-
-    Reads the local BentoML store; when the tag is not there (a replica or container with an
-    empty store), reads the same bundle from the MLflow run's artifacts.
-    """
-    ref = _as_ref(settings, ref_or_tag)
-    directory = _local_bento_dir(ref.bento_tag)
-    if directory is not None and (directory / MODEL_FILE).is_file():
-        pricing, card = _read_model(directory)
-    else:
-        with tempfile.TemporaryDirectory(prefix="housing-model-") as tmp:
-            try:
-                bundle = _download_bundle(settings, ref.run_id, [MODEL_FILE, CARD_FILE], Path(tmp))
-            except FileNotFoundError as exc:
-                raise RegistryError(
-                    f"model version {ref.version} is neither in the BentoML store"
-                    f" ({ref.bento_tag or 'no tag'}) nor in MLflow: {exc}"
-                ) from exc
-            pricing, card = _read_model(bundle)
-    return LoadedModel(
-        pricing=pricing, version=ref.version, bento_tag=ref.bento_tag, run_id=ref.run_id, info=card
-    )
+# ----------------------------------------------------------------------------- references
 
 
 def load_reference(settings: Settings, version: int | str) -> pd.DataFrame:
-    """The reference sample of a model version: feature columns, the target, ``prediction``.
+    """The reference sample of a registered version (see :func:`housing.bundle.load_reference`).
 
-    From the local BentoML store when it has the model, otherwise from the MLflow run.
-    Raises :class:`ReferenceNotFound` when neither has it (or the version is unknown).
+    Raises :class:`ReferenceNotFound` when the version is unknown or has no reference.
     """
     try:
         ref = get_version(settings, version)
-    except UnknownVersion as exc:
+        return load_bundle_reference(settings, ref)
+    except (UnknownVersion, BundleNotFound) as exc:
         raise ReferenceNotFound(str(exc)) from None
-    directory = _local_bento_dir(ref.bento_tag)
-    if directory is not None and (directory / REFERENCE_FILE).is_file():
-        return pd.read_parquet(directory / REFERENCE_FILE)
-    with tempfile.TemporaryDirectory(prefix="housing-reference-") as tmp:
-        try:
-            bundle = _download_bundle(settings, ref.run_id, [REFERENCE_FILE], Path(tmp))
-        except FileNotFoundError:
-            raise ReferenceNotFound(
-                f"model version {ref.version} has no reference sample in the BentoML store"
-                f" or in MLflow run {ref.run_id}"
-            ) from None
-        return pd.read_parquet(bundle / REFERENCE_FILE)
 
 
 # ----------------------------------------------------------------------------- stages
@@ -290,7 +146,7 @@ def load_reference(settings: Settings, version: int | str) -> pd.DataFrame:
 
 def _set_bento_stage(tag: str, stage: str) -> None:
     """Mirror the stage on the BentoML model so `bentoml models list` shows the champion."""
-    if not tag or _local_bento_dir(tag) is None:
+    if not tag or local_bento_dir(tag) is None:
         return
     import bentoml
 
@@ -314,7 +170,7 @@ def _save_history(settings: Settings, history: list[int]) -> None:
 
 
 def _make_champion(
-    settings: Settings, target: ChampionRef, previous: ChampionRef | None, reason: str
+    settings: Settings, target: ModelRef, previous: ModelRef | None, reason: str
 ) -> None:
     mlflow_client = client(settings)
     name = settings.mlflow.registered_model
@@ -329,7 +185,7 @@ def _make_champion(
     _set_bento_stage(target.bento_tag, STAGE_CHAMPION)
 
 
-def promote(settings: Settings, version: int | str, reason: str) -> ChampionRef:
+def promote(settings: Settings, version: int | str, reason: str) -> ModelRef:
     """Make ``version`` the champion (alias + BentoML label) and record why in MLflow."""
     target = get_version(settings, version)
     previous = get_champion(settings)
@@ -341,7 +197,7 @@ def promote(settings: Settings, version: int | str, reason: str) -> ChampionRef:
     return target
 
 
-def rollback(settings: Settings) -> ChampionRef:
+def rollback(settings: Settings) -> ModelRef:
     """Give the champion alias back to the champion before the current one."""
     current = get_champion(settings)
     if current is None:
@@ -402,7 +258,7 @@ def list_versions(settings: Settings) -> list[VersionSummary]:
                 metrics=metrics,
                 created_at=datetime.fromtimestamp(version.creation_timestamp / 1000, UTC),
                 reason=(run.data.tags.get("reason", "") if run else ""),
-                in_local_store=_local_bento_dir(ref.bento_tag) is not None,
+                in_local_store=local_bento_dir(ref.bento_tag) is not None,
             )
         )
     return sorted(summaries, key=lambda s: s.version, reverse=True)

@@ -1,6 +1,6 @@
 """Which model a worker serves, and moving to a new champion without a restart.
 
-The worker holds one :class:`~housing.registry.LoadedModel` reference. A background thread asks
+The worker holds one :class:`~housing.bundle.LoadedModel` reference. A background thread asks
 the registry every ``service.model_poll_interval_s`` who the champion is (one cheap query); when
 the version changed (promote, rollback, retrain) it loads and warms the new model off the
 request path and then replaces the reference in one assignment. A batch reads the reference
@@ -12,15 +12,14 @@ model and is retried at the next poll.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from sqlalchemy import Engine
 
+from housing.bundle import LoadedModel, ModelRef, load_model, packaged_model
 from housing.config import Settings
-from housing.registry import ChampionRef, LoadedModel, get_champion, load_model
+from housing.registry import get_champion
 from serving.errors import NoChampion
 
 logger = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ class ChampionHolder:
         self._on_swap(model)
         return True
 
-    def _champion_to_serve(self) -> ChampionRef | None:
+    def _champion_to_serve(self) -> ModelRef | None:
         """The registry's champion; before anything is loaded, the Bento's own model.
 
         A container started without the production MLflow (or before the first promotion, or
@@ -84,39 +83,13 @@ class ChampionHolder:
             ref = get_champion(self._settings)
         except Exception:  # unreachable registry, or a store that cannot open (e.g. workers
             # racing to create an embedded MLflow database): serve the packaged model meanwhile
-            if self._current is not None or (packaged := packaged_champion()) is None:
+            if self._current is not None or (packaged := packaged_model()) is None:
                 raise
             logger.warning("model registry unavailable; serving the Bento's packaged model")
             return packaged
         if ref is None and self._current is None:
-            return packaged_champion()
+            return packaged_model()
         return ref
-
-
-def packaged_champion() -> ChampionRef | None:
-    """The model packaged in the Bento this process serves, or None outside a Bento.
-
-    ``housing build`` labels the Bento with the model's tag, version and run (delivery/build.py);
-    BentoML serves a Bento from ``$BENTO_PATH`` (containers) or with ``<bento>/src`` as the
-    working directory, and resolves the tag in the Bento's own model store.
-    """
-    import yaml
-
-    candidates = [Path(os.environ["BENTO_PATH"])] if os.environ.get("BENTO_PATH") else []
-    candidates.append(Path.cwd().parent)
-    for directory in candidates:
-        try:
-            info = yaml.safe_load((directory / "bento.yaml").read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
-            continue
-        labels = info.get("labels") or {}
-        if labels.get("bento_model") and str(labels.get("model_version", "")).isdigit():
-            return ChampionRef(
-                version=int(labels["model_version"]),
-                run_id=str(labels.get("mlflow_run_id", "")),
-                bento_tag=str(labels["bento_model"]),
-            )
-    return None
 
 
 class ChampionWatcher:

@@ -24,9 +24,9 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from housing.bundle import LoadedModel
 from housing.config import FeatureSpec, Settings
 from housing.records import records_to_frame
-from housing.registry import LoadedModel
 from housing.store.database import create_log_engine, durable, ensure_schema
 from housing.store.prediction_log import PredictionLogWriter
 from serving.auth import feedback_token

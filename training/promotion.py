@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from housing import registry
+from housing import bundle, registry
 from housing.config import PromotionConfig, Settings
 from training.pipeline import evaluate
 
@@ -81,7 +81,10 @@ def score_champion(settings: Settings, holdout: pd.DataFrame) -> ChampionScore |
     ref = registry.get_champion(settings)
     if ref is None:
         return None
-    loaded = registry.load_model(settings, ref)
+    try:
+        loaded = bundle.load_model(settings, ref)
+    except bundle.BundleNotFound as exc:
+        raise registry.RegistryError(str(exc)) from exc
     try:
         metrics = evaluate(loaded.pricing, holdout, settings.dataset.target)
     except (KeyError, ValueError) as exc:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from housing import registry
+from housing import bundle, registry
 from housing.config import Settings
 from housing.pricing import PricingModel
 from housing.provenance import git_state
@@ -45,10 +45,9 @@ class TrainedModel:
 
 
 @dataclass(frozen=True)
-class Registration:
-    version: int
-    run_id: str
-    bento_tag: str
+class Registration(bundle.ModelRef):
+    """The published version, with the model card written into its bundle."""
+
     card: dict[str, Any]
 
 
@@ -145,11 +144,11 @@ def publish(
                 },
             }
             labels = {
-                registry.LABEL_VERSION: str(version),
-                registry.LABEL_RUN: run.info.run_id,
-                registry.LABEL_REGISTERED: name,
-                registry.LABEL_DATA: trained.data_sha256,
-                registry.LABEL_STAGE: registry.STAGE_CHALLENGER,
+                bundle.LABEL_VERSION: str(version),
+                bundle.LABEL_RUN: run.info.run_id,
+                bundle.LABEL_REGISTERED: name,
+                bundle.LABEL_DATA: trained.data_sha256,
+                bundle.LABEL_STAGE: registry.STAGE_CHALLENGER,
                 "dataset": settings.dataset.name,
             }
             metadata = {
@@ -167,14 +166,14 @@ def publish(
             ) as bento_model:
                 bento_tag = str(bento_model.tag)
                 card["bento_tag"] = bento_tag
-                registry.write_bundle(
+                bundle.write_bundle(
                     Path(bento_model.path), trained.pricing, trained.reference, card
                 )
             with tempfile.TemporaryDirectory(prefix="housing-bundle-") as tmp:
-                registry.write_bundle(Path(tmp), trained.pricing, trained.reference, card)
-                mlflow.log_artifacts(tmp, registry.BUNDLE_ARTIFACT_DIR)
-            mlflow.set_tag(registry.TAG_BENTO, bento_tag)
-            mlflow_client.set_model_version_tag(name, str(version), registry.TAG_BENTO, bento_tag)
+                bundle.write_bundle(Path(tmp), trained.pricing, trained.reference, card)
+                mlflow.log_artifacts(tmp, bundle.BUNDLE_ARTIFACT_DIR)
+            mlflow.set_tag(bundle.TAG_BENTO, bento_tag)
+            mlflow_client.set_model_version_tag(name, str(version), bundle.TAG_BENTO, bento_tag)
             mlflow_client.update_model_version(name, str(version), description=reason)
         except BaseException:
             _undo(settings, version, bento_tag)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from housing import exit_codes, registry
+from housing import bundle, exit_codes, registry
 from housing.config import Settings
 from housing.records import records_to_frame
 from housing.store.tables import feedback, predictions
@@ -181,7 +181,7 @@ def retrain(settings: Settings, *, reason: str, progress: Progress | None = None
         settings, train, holdout, data_sha256=data.sha256, sample_weight=weights, on_step=step
     )
     step("scoring challenger and champion on the holdout and the recent rows")
-    champion_model = registry.load_model(settings, champion)
+    champion_model = bundle.load_model(settings, champion)
     scores = {
         "challenger_holdout_rmse": trained.metrics["holdout_rmse"],
         "challenger_recent_rmse": evaluate(trained.pricing, recent, target)["rmse"],

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from housing import registry
+from housing import bundle, registry
 from housing.config import Settings
 from housing.validation import CSV_LINES, ValidationIssue, read_csv, split_valid
 
@@ -45,7 +45,7 @@ def score_csv(settings: Settings, source: Path, output: Path) -> ScoringResult:
     champion = registry.get_champion(settings)
     if champion is None:
         raise registry.RegistryError("there is no champion model yet: run `housing train` first")
-    model = registry.load_model(settings, champion)
+    model = bundle.load_model(settings, champion)
     result = frame.copy()
     for column in PRICE_COLUMNS:
         result[column] = np.nan

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from housing import registry
+from housing import bundle, registry
 from housing.config import Settings
 from training.data import load_training_data
 from training.train import run_training
@@ -18,21 +18,21 @@ def test_champion_fixture_links_mlflow_and_bentoml(champion_settings: Settings) 
     champion = registry.get_champion(champion_settings)
     assert champion is not None and champion.version == 1
     labels = bentoml.models.get(champion.bento_tag).info.labels
-    assert labels[registry.LABEL_VERSION] == "1"
-    assert labels[registry.LABEL_RUN] == champion.run_id
-    assert labels[registry.LABEL_STAGE] == registry.STAGE_CHAMPION
+    assert labels[bundle.LABEL_VERSION] == "1"
+    assert labels[bundle.LABEL_RUN] == champion.run_id
+    assert labels[bundle.LABEL_STAGE] == registry.STAGE_CHAMPION
     client = registry.client(champion_settings)
     run = client.get_run(champion.run_id)
-    assert run.data.tags[registry.TAG_BENTO] == champion.bento_tag
+    assert run.data.tags[bundle.TAG_BENTO] == champion.bento_tag
     version = client.get_model_version(champion_settings.mlflow.registered_model, "1")
-    assert version.tags[registry.TAG_BENTO] == champion.bento_tag
+    assert version.tags[bundle.TAG_BENTO] == champion.bento_tag
     artifacts = {item.path for item in client.list_artifacts(champion.run_id, "plots")}
     assert artifacts == {"plots/predicted_vs_actual.png", "plots/residuals.png"}
 
 
 def test_loaded_champion_prices_raw_records_with_interval(champion_settings: Settings) -> None:
     champion = registry.get_champion(champion_settings)
-    loaded = registry.load_model(champion_settings, champion)
+    loaded = bundle.load_model(champion_settings, champion)
     assert loaded.version == 1 and loaded.bento_tag == champion.bento_tag
     assert set(loaded.info["holdout"]) >= {"rmse", "mae", "r2", "mape", "coverage"}
     assert loaded.info["trained_at"].startswith("20")
@@ -59,9 +59,9 @@ def test_model_and_reference_load_from_mlflow_without_local_store(
     champion_settings: Settings,
 ) -> None:
     champion = registry.get_champion(champion_settings)
-    elsewhere = registry.ChampionRef(champion.version, champion.run_id, "housing_price:notlocal")
-    remote = registry.load_model(champion_settings, elsewhere)
-    local = registry.load_model(champion_settings, champion)
+    elsewhere = bundle.ModelRef(champion.version, champion.run_id, "housing_price:notlocal")
+    remote = bundle.load_model(champion_settings, elsewhere)
+    local = bundle.load_model(champion_settings, champion)
     rows = registry.load_reference(champion_settings, 1).head(20)
     np.testing.assert_array_equal(
         remote.pricing.predict(rows).price, local.pricing.predict(rows).price

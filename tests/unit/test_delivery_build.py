@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from delivery.build import (
-    ChampionRef,
     GitState,
     bento_version,
     derived_bentofile,
@@ -17,10 +16,11 @@ from delivery.build import (
     git_state,
 )
 from delivery.container import ContainerError, image_reference, pick_backend
+from housing.bundle import ModelRef
 from housing.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
-CHAMPION = ChampionRef("housing_price:abc123", "7", "0123456789abcdef")
+CHAMPION = ModelRef(7, "0123456789abcdef", "housing_price:abc123")
 
 
 @pytest.fixture(scope="module")
