@@ -43,14 +43,14 @@ def durable(engine: Engine) -> Engine:
     return engine.execution_options(**{DURABLE_OPTION: True})
 
 
-def create_log_engine(storage: StorageConfig, *, durable: bool = False) -> Engine:
+def create_log_engine(storage: StorageConfig) -> Engine:
     """An engine for ``storage.url`` with the pragmas/pool settings this workload needs.
 
-    ``durable`` (or a transaction on :func:`durable` of the engine): on SQLite, the commit is
-    fsync'd (``synchronous=FULL``), so an acknowledged write survives a power loss, not only a
-    crash of the process; used for feedback. The prediction log keeps WAL's ``NORMAL`` (its
-    rows are also safe against process crashes). One engine serves both, so a service worker
-    opens one pool for its one database. PostgreSQL commits are durable either way.
+    On SQLite a transaction through :func:`durable` of the engine is fsync'd on commit
+    (``synchronous=FULL``), so an acknowledged write survives a power loss, not only a crash of
+    the process; used for feedback. The prediction log keeps WAL's ``NORMAL`` (its rows are also
+    safe against process crashes). One engine serves both, so a service worker opens one pool
+    for its one database. PostgreSQL commits are durable either way.
     """
     if is_sqlite(storage.url):
         path = sqlite_path(storage.url)
@@ -59,7 +59,6 @@ def create_log_engine(storage: StorageConfig, *, durable: bool = False) -> Engin
         timeout_s = storage.sqlite_busy_timeout_ms / 1000
         engine = create_engine(storage.url, connect_args={"timeout": timeout_s})
         busy_timeout_ms = storage.sqlite_busy_timeout_ms
-        default_durable = durable
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -71,7 +70,7 @@ def create_log_engine(storage: StorageConfig, *, durable: bool = False) -> Engin
         @event.listens_for(engine, "begin")
         def _synchronous(connection: Any) -> None:
             # Set per transaction, and only when it changes on this pooled connection.
-            wanted = connection.get_execution_options().get(DURABLE_OPTION, default_durable)
+            wanted = connection.get_execution_options().get(DURABLE_OPTION, False)
             level = "FULL" if wanted else "NORMAL"
             info = connection.connection.info
             if info.get("synchronous") != level:
