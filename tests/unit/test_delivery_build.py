@@ -104,7 +104,8 @@ def test_image_reference_reuses_the_bento_version(settings) -> None:
 
 def test_unknown_backend_is_a_clear_error(monkeypatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(ContainerError, match="no container builder found"):
+    with pytest.raises(ContainerError, match="no usable container builder") as auto:
         pick_backend("auto")
-    with pytest.raises(ContainerError, match="'podman' is not usable"):
+    assert "docker: not installed; podman: not installed; buildah: not installed" in str(auto.value)
+    with pytest.raises(ContainerError, match="'podman' is not usable: podman: not installed"):
         pick_backend("podman")
