@@ -35,6 +35,8 @@ from housing.provenance import GitState, git_state
 BENTOFILE = "bentofile.yaml"
 BUILD_DIR = Path("var") / "build"
 _TAG_UNSAFE = re.compile(r"[^a-z0-9_.-]+")
+WHEELS_ONLY = "--only-binary :all:"
+BENTOML_TOOLCHAIN = " build-essential git"
 
 
 class BuildError(RuntimeError):
@@ -52,7 +54,12 @@ class ChampionRef:
 
 def bento_version(model_version: str, git: GitState) -> str:
     """``m<version>-g<commit8>``, plus ``-dirty-<time>-<random>`` for uncommitted code."""
-    version = f"m{model_version}-g{git.commit[:8]}"
+    return source_version(git, prefix=f"m{model_version}-")
+
+
+def source_version(git: GitState, prefix: str = "") -> str:
+    """``<prefix>g<commit8>``, plus ``-dirty-<time>-<random>`` for uncommitted code."""
+    version = f"{prefix}g{git.commit[:8]}"
     if git.dirty:
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         version += f"-dirty-{stamp}-{uuid.uuid4().hex[:6]}"
@@ -60,7 +67,12 @@ def bento_version(model_version: str, git: GitState) -> str:
 
 
 def export_requirements(root: Path, destination: Path) -> Path:
-    """Write the runtime pins of ``uv.lock`` (no dev tools, not the project itself)."""
+    """Write the serving pins of ``uv.lock``: the project's own dependencies, wheels only.
+
+    No dependency group (``ops``: training, monitoring, the MLflow server; ``dev``) and not the
+    project itself. ``--only-binary :all:`` makes the image's install fail loudly instead of
+    compiling, so the image needs no compiler (see :func:`drop_compilers`).
+    """
     uv = _uv_command()
     if not (root / "uv.lock").is_file():
         raise BuildError(f"no uv.lock in {root}; the Bento's requirements come from the lock")
@@ -70,7 +82,7 @@ def export_requirements(root: Path, destination: Path) -> Path:
             *uv,
             "export",
             "--frozen",
-            "--no-dev",
+            "--no-default-groups",
             "--no-emit-project",
             "--no-hashes",
             "--no-header",
@@ -86,7 +98,28 @@ def export_requirements(root: Path, destination: Path) -> Path:
     )
     if result.returncode != 0:
         raise BuildError(f"uv export failed: {result.stderr.strip().splitlines()[-1:]}")
+    pins = destination.read_text(encoding="utf-8")
+    destination.write_text(f"{WHEELS_ONLY}\n{pins}", encoding="utf-8")
     return destination
+
+
+def drop_compilers(bento_dir: Path) -> None:
+    """Remove BentoML's compiler toolchain from the Bento's Dockerfile.
+
+    BentoML 1.4 always starts its Debian image with ``apt-get install ... build-essential git``
+    (``CONTAINER_METADATA["debian"]["default_install_command"]``; no bentofile option removes
+    it): about 250 MB of compilers the service never uses, since every pin is installed from a
+    wheel (``--only-binary :all:`` in the requirements). Raises if BentoML's line changed, so an
+    upgrade cannot silently bring the compilers back.
+    """
+    dockerfile = bento_dir / "env" / "docker" / "Dockerfile"
+    text = dockerfile.read_text(encoding="utf-8")
+    if BENTOML_TOOLCHAIN not in text:
+        raise BuildError(
+            f"{dockerfile} no longer installs '{BENTOML_TOOLCHAIN.strip()}': check drop_compilers"
+        )
+    lean = text.replace(BENTOML_TOOLCHAIN, " && rm -rf /var/lib/apt/lists/*", 1)
+    dockerfile.write_text(lean, encoding="utf-8")
 
 
 def _uv_command() -> list[str]:
@@ -160,6 +193,7 @@ def build_bento(settings: Settings, champion: ChampionRef | None = None) -> str:
     bentofile = build_dir / "bentofile.yaml"
     bentofile.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     _run_bentoml_build(settings, bentofile, version)
+    drop_compilers(Path(bentoml.bentos.get(tag).path))
     return tag
 
 

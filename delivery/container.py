@@ -17,6 +17,10 @@ from pathlib import Path
 from housing.config import Settings
 
 BACKENDS = ("docker", "podman", "buildah")
+TARGETS = ("service", "monitor")
+# The control-plane image: `housing` CLI (monitor, retrain, train, schedule) and the MLflow
+# server, from the same uv.lock as the Bento (serving dependencies + the `ops` group).
+TOOLS_DOCKERFILE = Path("deploy") / "tools.Dockerfile"
 
 
 class ContainerError(RuntimeError):
@@ -139,5 +143,31 @@ def containerize(
             hint = f"; if it failed on ulimits, crun or the base image: {FIXES['podman']}"
         raise ContainerError(
             f"`bentoml containerize` failed with exit code {result.returncode} ({backend}){hint}"
+        )
+    return tags
+
+
+def tools_image_reference(settings: Settings, version: str, registry: str | None = None) -> str:
+    """``[registry/]<delivery.tools_image>:<version>`` for the monitor/retrain image."""
+    repository = settings.delivery.tools_image
+    if registry:
+        repository = f"{registry.rstrip('/')}/{repository}"
+    return f"{repository}:{version}"
+
+
+def build_tools_image(
+    settings: Settings, image: str, backend: str, extra_tags: tuple[str, ...] = ()
+) -> list[str]:
+    """Build ``deploy/tools.Dockerfile`` (the monitor and retrain jobs' image); its tags."""
+    tags = [image, *extra_tags]
+    command = [backend, "build", "-f", str(settings.root / TOOLS_DOCKERFILE)]
+    if settings.delivery.base_image:
+        command += ["--build-arg", f"BASE_IMAGE={settings.delivery.base_image}"]
+    for tag in tags:
+        command += ["-t", tag]
+    result = subprocess.run([*command, str(settings.root)], check=False)
+    if result.returncode != 0:
+        raise ContainerError(
+            f"`{backend} build -f {TOOLS_DOCKERFILE}` failed with exit code {result.returncode}"
         )
     return tags

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from delivery.build import (
+    BuildError,
     ChampionRef,
     GitState,
     bento_version,
     derived_bentofile,
+    drop_compilers,
     export_requirements,
     git_state,
 )
@@ -92,6 +94,28 @@ def test_exported_requirements_pin_the_locked_runtime(tmp_path: Path) -> None:
     assert "pytest" not in pins  # dev tools stay out of the image
     lock = (ROOT / "uv.lock").read_text()
     assert f'name = "bentoml"\nversion = "{pins["bentoml"]}"' in lock
+    # The serving image: the MLflow client, not its server (flask, pyarrow, the UI), and none of
+    # the monitoring, scheduling or plotting stack; every package from a wheel.
+    assert "mlflow-skinny" in pins
+    assert not {"mlflow", "evidently", "apscheduler", "matplotlib", "pyarrow", "flask"} & set(pins)
+    assert path.read_text().splitlines()[0] == "--only-binary :all:"
+
+
+def test_bento_dockerfile_loses_the_compilers_and_nothing_else(tmp_path: Path) -> None:
+    docker = tmp_path / "env" / "docker"
+    docker.mkdir(parents=True)
+    line = (
+        "RUN apt-get update && apt-get install -q -y --no-install-recommends "
+        "--allow-remove-essential ca-certificates gnupg2 bash build-essential git\n"
+    )
+    (docker / "Dockerfile").write_text(f"FROM python:3.11-slim\n{line}USER bentoml\n")
+    drop_compilers(tmp_path)
+    lean = (docker / "Dockerfile").read_text()
+    assert "build-essential" not in lean
+    assert "ca-certificates gnupg2 bash && rm -rf /var/lib/apt/lists/*\n" in lean
+    assert lean.startswith("FROM python:3.11-slim\n") and lean.endswith("USER bentoml\n")
+    with pytest.raises(BuildError, match="no longer installs 'build-essential git'"):
+        drop_compilers(tmp_path)  # BentoML's line changed: say so, never build a fat image
 
 
 def test_image_reference_reuses_the_bento_version(settings) -> None:
