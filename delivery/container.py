@@ -118,7 +118,10 @@ def pick_backend(preferred: str) -> str:
 def image_reference(settings: Settings, bento_tag: str, registry: str | None = None) -> str:
     """``[registry/]<image>:<bento version>`` for a Bento tag ``name:version``."""
     version = bento_tag.split(":", 1)[1] if ":" in bento_tag else "latest"
-    repository = settings.delivery.image
+    return _reference(settings.delivery.image, version, registry)
+
+
+def _reference(repository: str, version: str, registry: str | None) -> str:
     if registry:
         repository = f"{registry.rstrip('/')}/{repository}"
     return f"{repository}:{version}"
@@ -149,10 +152,7 @@ def containerize(
 
 def tools_image_reference(settings: Settings, version: str, registry: str | None = None) -> str:
     """``[registry/]<delivery.tools_image>:<version>`` for the monitor/retrain image."""
-    repository = settings.delivery.tools_image
-    if registry:
-        repository = f"{registry.rstrip('/')}/{repository}"
-    return f"{repository}:{version}"
+    return _reference(settings.delivery.tools_image, version, registry)
 
 
 def build_tools_image(

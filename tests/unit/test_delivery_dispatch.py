@@ -6,6 +6,7 @@ the URL, headers and body the script sends are what is checked, not a mocked fun
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,18 @@ from delivery import dispatch
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+@contextlib.contextmanager
+def _local_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 class _Recorder:
@@ -53,14 +66,8 @@ def github_api() -> Iterator[tuple[str, _Recorder]]:
         def log_message(self, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", recorder
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _local_server(Handler) as url:
+        yield url, recorder
 
 
 def _run(code: int, api_url: str, **extra: str) -> int:
@@ -217,14 +224,8 @@ def kubernetes_api() -> Iterator[tuple[str, _Recorder]]:
             return
 
     recorder.status = 201
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", recorder
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _local_server(Handler) as url:
+        yield url, recorder
 
 
 def _service_account(tmp_path: Path) -> Path:
