@@ -72,7 +72,8 @@ def test_bento_serves_from_its_own_entrypoint_and_requirements(
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     assert absent == "[]"
-    assert "build-essential" not in (runtime.bento_dir / "env/docker/Dockerfile").read_text()
+    for recipe in ("env/docker/Dockerfile", "bento.yaml"):  # containerize reads bento.yaml
+        assert "build-essential" not in (runtime.bento_dir / recipe).read_text()
 
     with serve_with_entrypoint(runtime, FEEDBACK_TOKEN, tmp_path) as server:
         report = run_smoke(

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from delivery.build import (
     BuildError,
@@ -101,20 +102,30 @@ def test_exported_requirements_pin_the_locked_runtime(tmp_path: Path) -> None:
     assert path.read_text().splitlines()[0] == "--only-binary :all:"
 
 
-def test_bento_dockerfile_loses_the_compilers_and_nothing_else(tmp_path: Path) -> None:
+def test_bento_image_recipe_loses_the_compilers_and_nothing_else(tmp_path: Path) -> None:
     docker = tmp_path / "env" / "docker"
     docker.mkdir(parents=True)
-    line = (
-        "RUN apt-get update && apt-get install -q -y --no-install-recommends "
-        "--allow-remove-essential ca-certificates gnupg2 bash build-essential git\n"
+    install = (
+        "apt-get update && apt-get install -q -y --no-install-recommends "
+        "--allow-remove-essential ca-certificates gnupg2 bash build-essential git"
     )
-    (docker / "Dockerfile").write_text(f"FROM python:3.11-slim\n{line}USER bentoml\n")
+    (docker / "Dockerfile").write_text(f"FROM python:3.11-slim\nRUN {install}\nUSER bentoml\n")
+    # bento.yaml as BentoML writes it: the long command folded over two lines.
+    recipe = {"name": "x", "image": {"base_image": "python:3.11-slim", "commands": [install]}}
+    (tmp_path / "bento.yaml").write_text(yaml.safe_dump(recipe, width=90))
+    assert "\n    ca-certificates" in (tmp_path / "bento.yaml").read_text()
+
     drop_compilers(tmp_path)
     lean = (docker / "Dockerfile").read_text()
     assert "build-essential" not in lean
-    assert "ca-certificates gnupg2 bash && rm -rf /var/lib/apt/lists/*\n" in lean
+    assert "--allow-remove-essential ca-certificates && rm -rf /var/lib/apt/lists/*\n" in lean
     assert lean.startswith("FROM python:3.11-slim\n") and lean.endswith("USER bentoml\n")
-    with pytest.raises(BuildError, match="no longer installs 'build-essential git'"):
+    image = yaml.safe_load((tmp_path / "bento.yaml").read_text())["image"]
+    assert image["commands"] == [
+        install.replace(" gnupg2 bash build-essential git", " && rm -rf /var/lib/apt/lists/*")
+    ]
+    assert image["base_image"] == "python:3.11-slim"
+    with pytest.raises(BuildError, match="no longer installs 'gnupg2 bash build-essential git'"):
         drop_compilers(tmp_path)  # BentoML's line changed: say so, never build a fat image
 
 
