@@ -18,8 +18,14 @@ uv: ## Install uv if the machine has none
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
 		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
 
+# Long steps say what they are doing and how long they took: on a fresh clone uv downloads and
+# installs the locked packages, then compiles their bytecode for a minute or more with no output.
+STEP = bash scripts/step.sh
+
 install: uv ## Create .venv from the lock file (reproducible)
-	$(UV) sync --frozen
+	@$(STEP) "installing the locked environment into $(VENV) (uv sync; a fresh clone downloads \
+about 180 packages, then compiles their bytecode: 1-2 min on 2 cores, quiet meanwhile)" \
+		$(UV) sync --frozen
 
 # Feedback needs a bearer token from the environment. For a local run without one, a random
 # token is generated once into var/feedback-token (git-ignored, mode 600) and used from there.
@@ -28,6 +34,9 @@ serve: install ## Train if there is no champion yet, then serve on 127.0.0.1:300
 		mkdir -p var && (umask 077 && $(VENV)/bin/python -c 'import secrets; print(secrets.token_hex(24))' > var/feedback-token); \
 	fi
 	@[ -n "$$HOUSING_FEEDBACK_TOKEN" ] || echo "feedback token (HOUSING_FEEDBACK_TOKEN unset): var/feedback-token"
+	@echo "==> serving: trains a first champion if the registry has none (progress below; \
+10-80 s on 2 cores), then starts bentoml serve on 127.0.0.1:3000, which answers once /readyz is \
+200 (model loaded and warmed up: a few seconds more). Ctrl-C stops it."
 	HOUSING_FEEDBACK_TOKEN="$${HOUSING_FEEDBACK_TOKEN:-$$(cat var/feedback-token)}" $(HOUSING) serve
 
 train: install ## Train a challenger and promote it if it beats the champion

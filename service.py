@@ -12,13 +12,18 @@ calls the same core (``self.core``).
 """
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 from housing.config import load_config
-from housing.runtime import prepare_process
+from housing.runtime import prepare_process, served_from_bento
 
 SETTINGS = load_config()
-prepare_process(SETTINGS, numeric_threads=SETTINGS.service.numeric_threads)
+prepare_process(
+    SETTINGS,
+    numeric_threads=SETTINGS.service.numeric_threads,
+    keep_bentoml_home=served_from_bento(Path(__file__)),
+)
 
 import bentoml  # noqa: E402  (BENTOML_HOME must be set first)
 from pydantic import BaseModel, ConfigDict, Field, create_model  # noqa: E402

@@ -206,9 +206,13 @@ def register(app: typer.Typer) -> None:
             int | None, typer.Option(help="Port of the Evidently UI (default monitoring.ui_port).")
         ] = None,
     ) -> None:
-        """Open the Evidently UI on the local workspace (127.0.0.1) with every past run."""
+        """Open the Evidently UI on the local workspace (127.0.0.1) with every past run.
+
+        The command becomes ``evidently ui`` (exec, same PID): a SIGTERM or Ctrl-C meant for
+        ``housing ui`` reaches the server itself, so nothing is left listening on the port.
+        """
+        import os
         import shutil
-        import subprocess
         import sys
 
         settings = settings_of(ctx)
@@ -222,7 +226,12 @@ def register(app: typer.Typer) -> None:
             f"run index: {settings.monitoring.reports_dir / 'index.html'}"
         )
         command = [executable, "ui", "--workspace", str(workspace), "--host", "127.0.0.1"]
-        raise typer.Exit(subprocess.call([*command, "--port", str(port)]))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            os.execv(executable, [*command, "--port", str(port)])
+        except OSError as exc:
+            fail(f"cannot start {executable}: {exc.strerror or exc}", exit_codes.FAILURE)
 
     @app.command()
     def simulate(  # noqa: PLR0917 - typer maps parameters to options

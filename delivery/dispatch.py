@@ -15,7 +15,13 @@ The token comes from ``GITHUB_TOKEN`` (``actions: write``) and is never printed.
 with ``GITHUB_TOKEN`` does start a run: ``workflow_dispatch`` is exempt from GitHub's rule that
 token-triggered events start no workflows.
 
+On Kubernetes (``deploy/kubernetes``), ``--kubernetes-cronjob housing-retrain`` makes the same
+decision but its action is a Job created from that (suspended) CronJob's ``jobTemplate``, with
+the pod's service account (RBAC: get that CronJob, create Jobs), as
+``kubectl create job --from=cronjob/housing-retrain`` would.
+
 Usage: ``python -m delivery.dispatch --monitor-exit-code 3 [--summary var/reports/x/summary.json]``
+       ``python -m delivery.dispatch --monitor-exit-code 3 --kubernetes-cronjob housing-retrain``
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from housing import exit_codes
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_WORKFLOW = "retrain.yml"
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 REQUEST_TIMEOUT_S = 30.0
 # GitHub limits a workflow_dispatch input value; keep the reason well below it.
 MAX_REASON_CHARS = 900
@@ -139,6 +146,81 @@ def dispatch_workflow(
         )
 
 
+def create_job_from_cronjob(
+    *, api_url: str, namespace: str, cronjob: str, token: str, ca_file: Path | None, reason: str
+) -> str:
+    """Create a Job from ``cronjob``'s ``jobTemplate`` through the Kubernetes API; its name."""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    verify: str | bool = str(ca_file) if ca_file is not None and ca_file.is_file() else True
+    base = f"{api_url.rstrip('/')}/apis/batch/v1/namespaces/{namespace}"
+    try:
+        with httpx.Client(headers=headers, verify=verify, timeout=REQUEST_TIMEOUT_S) as client:
+            found = client.get(f"{base}/cronjobs/{cronjob}")
+            if found.status_code != 200:
+                raise DispatchError(
+                    f"Kubernetes refused to read cronjob/{cronjob} in {namespace}: "
+                    f"HTTP {found.status_code} {_k8s_message(found)}"
+                )
+            template = found.json()["spec"]["jobTemplate"]
+            labels = dict((template.get("metadata") or {}).get("labels") or {})
+            job = {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {
+                    "generateName": f"{cronjob}-",
+                    "namespace": namespace,
+                    "labels": labels | {"app.kubernetes.io/created-by": "housing-monitor"},
+                    "annotations": {
+                        "cronjob.kubernetes.io/instantiate": "manual",
+                        "housing.mlops/reason": reason,
+                    },
+                },
+                "spec": template["spec"],
+            }
+            created = client.post(f"{base}/jobs", json=job)
+    except httpx.HTTPError as exc:
+        raise DispatchError(f"cannot reach the Kubernetes API: {type(exc).__name__}") from None
+    if created.status_code != 201:
+        raise DispatchError(
+            f"Kubernetes refused to create a Job from cronjob/{cronjob}: "
+            f"HTTP {created.status_code} {_k8s_message(created)}"
+        )
+    return str(created.json()["metadata"]["name"])
+
+
+def _k8s_message(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("message", ""))
+    except ValueError:
+        return response.text[:200]
+
+
+def _dispatch_kubernetes(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
+    account: Path = args.service_account_dir
+    api_url = args.kubernetes_api
+    if not api_url:
+        host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT")
+        if not host:
+            raise DispatchError("not in a Kubernetes pod (KUBERNETES_SERVICE_HOST is not set)")
+        api_url = f"https://{host}:{port or 443}"
+    try:
+        token = (account / "token").read_text(encoding="utf-8").strip()
+        namespace = (account / "namespace").read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise DispatchError(
+            f"no service account token in {account} (automountServiceAccountToken?)"
+        ) from exc
+    name = create_job_from_cronjob(
+        api_url=api_url,
+        namespace=namespace,
+        cronjob=args.kubernetes_cronjob,
+        token=token,
+        ca_file=account / "ca.crt",
+        reason=reason_from_summary(args.summary),
+    )
+    return f"created job/{name} from cronjob/{args.kubernetes_cronjob} in {namespace}"
+
+
 def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m delivery.dispatch",
@@ -152,6 +234,12 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--api-url", default=environ.get("GITHUB_API_URL") or DEFAULT_API_URL)
     parser.add_argument("--summary", type=Path, help="the monitor's summary.json (for the reason)")
     parser.add_argument("--dry-run", action="store_true", help="decide and check, do not call")
+    parser.add_argument(
+        "--kubernetes-cronjob",
+        help="on Kubernetes: create a Job from this CronJob instead of dispatching a workflow",
+    )
+    parser.add_argument("--kubernetes-api", help="API server URL (default: the in-cluster one)")
+    parser.add_argument("--service-account-dir", type=Path, default=SERVICE_ACCOUNT_DIR)
     return parser
 
 
@@ -162,6 +250,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     print(decision.message)
     if decision.action != "dispatch":
         return decision.exit_code
+    if args.kubernetes_cronjob:
+        try:
+            print(_dispatch_kubernetes(args, environ))
+        except DispatchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
     try:
         check_target(args.workflows_dir, args.workflow)
         if args.dry_run:

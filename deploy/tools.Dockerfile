@@ -20,7 +20,8 @@ WORKDIR /app
 
 # Dependencies first (cached while only the code changes).
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --frozen --no-dev --no-install-project
+# Only the `ops` group on top of the serving dependencies (no dev tools).
+RUN uv sync --frozen --no-default-groups --group ops --no-install-project
 
 COPY housing ./housing
 COPY training ./training
@@ -29,7 +30,7 @@ COPY monitoring ./monitoring
 COPY delivery ./delivery
 COPY service.py configuration.yaml ./
 COPY data ./data
-RUN uv sync --frozen --no-dev
+RUN uv sync --frozen --no-default-groups --group ops
 
 USER housing
 ENTRYPOINT []

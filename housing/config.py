@@ -377,6 +377,11 @@ class DeliveryConfig(Section):
         pattern=r"^[a-z0-9][a-z0-9._/:-]*$",
         description="image repository the container is tagged as; CI prefixes its registry",
     )
+    tools_image: str = Field(
+        default="housing-tools",
+        pattern=r"^[a-z0-9][a-z0-9._/:-]*$",
+        description="image of the monitor/retrain jobs (`housing containerize --target monitor`)",
+    )
     base_image: str | None = Field(
         default=None,
         description="FROM image of the container; null keeps BentoML's python:3.11-slim",

@@ -16,7 +16,7 @@ import pytest
 
 from delivery.build import git_state
 from delivery.smoke import run_smoke
-from tests.fixtures.delivery import bento_runtime, serve_with_entrypoint
+from tests.fixtures.delivery import bento_runtime, serve_imported_tag, serve_with_entrypoint
 from tests.fixtures.serving import FEEDBACK_TOKEN
 from tests.fixtures.training import ROOT
 
@@ -69,6 +69,15 @@ def test_bento_serves_from_its_own_entrypoint_and_requirements(
         check=True,
     ).stdout.strip()
     assert freeze == "1.4.40"
+    # Lean: the serving dependencies only (no monitoring stack, no MLflow server), no compilers.
+    absent = subprocess.run(
+        [str(runtime.python), "-c", "import importlib.util as u; "
+         "print([m for m in ('evidently', 'flask', 'pyarrow', 'apscheduler') if u.find_spec(m)])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert absent == "[]"
+    for recipe in ("env/docker/Dockerfile", "bento.yaml"):  # containerize reads bento.yaml
+        assert "build-essential" not in (runtime.bento_dir / recipe).read_text()
 
     with serve_with_entrypoint(runtime, FEEDBACK_TOKEN, tmp_path) as server:
         report = run_smoke(
@@ -91,3 +100,23 @@ def test_bento_serves_from_its_own_entrypoint_and_requirements(
     plotted = {m for e in exprs for m in re.findall(r"\b((?:bentoml|housing)_[a-z_]+)", e)}
     missing = {m for m in plotted if not re.search(rf"^{m}[{{ ]", exposed, re.M)}
     assert missing <= {"housing_monitor_verdict"}, missing
+
+    # The same archive, imported into an empty BentoML home, served by tag from a folder that
+    # is not the project (no configuration.yaml, no var/, nothing to import by accident).
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with serve_imported_tag(runtime, built_bento, FEEDBACK_TOKEN, elsewhere) as server:
+        report = run_smoke(
+            champion_settings,
+            server.url,
+            server.grpc_target,
+            FEEDBACK_TOKEN,
+            ready_timeout_s=180.0,
+        )
+    assert report.model_version == runtime.info["labels"]["model_version"]
+    assert [line.split(":")[0] for line in report.checks[1:]] == [
+        "HTTP predict",
+        "HTTP feedback",
+        "gRPC health SERVING; GetModel version " + report.model_version,
+        "/metrics has bentoml_service_request, housing_predictions_total, housing_batch_size",
+    ]

@@ -7,11 +7,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from delivery.build import (
+    BuildError,
     GitState,
     bento_version,
     derived_bentofile,
+    drop_compilers,
     export_requirements,
     git_state,
 )
@@ -92,6 +95,38 @@ def test_exported_requirements_pin_the_locked_runtime(tmp_path: Path) -> None:
     assert "pytest" not in pins  # dev tools stay out of the image
     lock = (ROOT / "uv.lock").read_text()
     assert f'name = "bentoml"\nversion = "{pins["bentoml"]}"' in lock
+    # The serving image: the MLflow client, not its server (flask, pyarrow, the UI), and none of
+    # the monitoring, scheduling or plotting stack; every package from a wheel.
+    assert "mlflow-skinny" in pins
+    assert not {"mlflow", "evidently", "apscheduler", "matplotlib", "pyarrow", "flask"} & set(pins)
+    assert path.read_text().splitlines()[0] == "--only-binary :all:"
+
+
+def test_bento_image_recipe_loses_the_compilers_and_nothing_else(tmp_path: Path) -> None:
+    docker = tmp_path / "env" / "docker"
+    docker.mkdir(parents=True)
+    install = (
+        "apt-get update && apt-get install -q -y --no-install-recommends "
+        "--allow-remove-essential ca-certificates gnupg2 bash build-essential git"
+    )
+    (docker / "Dockerfile").write_text(f"FROM python:3.11-slim\nRUN {install}\nUSER bentoml\n")
+    # bento.yaml as BentoML writes it: the long command folded over two lines.
+    recipe = {"name": "x", "image": {"base_image": "python:3.11-slim", "commands": [install]}}
+    (tmp_path / "bento.yaml").write_text(yaml.safe_dump(recipe, width=90))
+    assert "\n    ca-certificates" in (tmp_path / "bento.yaml").read_text()
+
+    drop_compilers(tmp_path)
+    lean = (docker / "Dockerfile").read_text()
+    assert "build-essential" not in lean
+    assert "--allow-remove-essential ca-certificates && rm -rf /var/lib/apt/lists/*\n" in lean
+    assert lean.startswith("FROM python:3.11-slim\n") and lean.endswith("USER bentoml\n")
+    image = yaml.safe_load((tmp_path / "bento.yaml").read_text())["image"]
+    assert image["commands"] == [
+        install.replace(" gnupg2 bash build-essential git", " && rm -rf /var/lib/apt/lists/*")
+    ]
+    assert image["base_image"] == "python:3.11-slim"
+    with pytest.raises(BuildError, match="no longer installs 'gnupg2 bash build-essential git'"):
+        drop_compilers(tmp_path)  # BentoML's line changed: say so, never build a fat image
 
 
 def test_image_reference_reuses_the_bento_version(settings) -> None:
@@ -104,7 +139,8 @@ def test_image_reference_reuses_the_bento_version(settings) -> None:
 
 def test_unknown_backend_is_a_clear_error(monkeypatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(ContainerError, match="no container builder found"):
+    with pytest.raises(ContainerError, match="no usable container builder") as auto:
         pick_backend("auto")
-    with pytest.raises(ContainerError, match="'podman' is not usable"):
+    assert "docker: not installed; podman: not installed; buildah: not installed" in str(auto.value)
+    with pytest.raises(ContainerError, match="'podman' is not usable: podman: not installed"):
         pick_backend("podman")

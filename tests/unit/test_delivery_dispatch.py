@@ -6,6 +6,7 @@ the URL, headers and body the script sends are what is checked, not a mocked fun
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,18 @@ from delivery import dispatch
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+@contextlib.contextmanager
+def _local_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 class _Recorder:
@@ -53,14 +66,8 @@ def github_api() -> Iterator[tuple[str, _Recorder]]:
         def log_message(self, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", recorder
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _local_server(Handler) as url:
+        yield url, recorder
 
 
 def _run(code: int, api_url: str, **extra: str) -> int:
@@ -167,3 +174,117 @@ def test_monitor_workflow_dispatches_a_workflow_that_can_be_dispatched() -> None
     assert "reason" in triggers["workflow_dispatch"]["inputs"]
     jobs = yaml.safe_load(monitor)["jobs"]
     assert jobs["decide"]["permissions"] == {"contents": "read", "actions": "write"}
+
+
+# ----------------------------------------------------------------------------- Kubernetes
+
+RETRAIN_CRONJOB = ROOT / "deploy" / "kubernetes" / "base" / "retrain.yaml"
+
+
+@pytest.fixture
+def kubernetes_api() -> Iterator[tuple[str, _Recorder]]:
+    """A local HTTP server answering like the Kubernetes API for the retrain CronJob."""
+    recorder = _Recorder()
+    cronjob = yaml.safe_load(RETRAIN_CRONJOB.read_text(encoding="utf-8"))
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, status: int, body: dict) -> None:
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self) -> None:
+            recorder.requests.append({"method": "GET", "path": self.path})
+            if self.path == "/apis/batch/v1/namespaces/housing/cronjobs/housing-retrain":
+                self._answer(200, cronjob)
+            else:
+                self._answer(404, {"message": f"cronjobs.batch {self.path!r} not found"})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length))
+            recorder.requests.append(
+                {
+                    "method": "POST",
+                    "path": self.path,
+                    "authorization": self.headers.get("Authorization"),
+                    "body": body,
+                }
+            )
+            if recorder.status != 201:
+                self._answer(recorder.status, {"message": "jobs.batch is forbidden"})
+                return
+            name = body["metadata"]["generateName"] + "x7k2p"
+            self._answer(201, {**body, "metadata": {**body["metadata"], "name": name}})
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    recorder.status = 201
+    with _local_server(Handler) as url:
+        yield url, recorder
+
+
+def _service_account(tmp_path: Path) -> Path:
+    account = tmp_path / "serviceaccount"
+    account.mkdir()
+    (account / "token").write_text("pod-token-value\n", encoding="utf-8")
+    (account / "namespace").write_text("housing", encoding="utf-8")
+    return account
+
+
+def _run_kubernetes(code: int, api_url: str, account: Path, cronjob: str = "housing-retrain"):
+    argv = ["--monitor-exit-code", str(code), "--kubernetes-cronjob", cronjob]
+    argv += ["--kubernetes-api", api_url, "--service-account-dir", str(account)]
+    return dispatch.main(argv, environ={})
+
+
+def test_kubernetes_retrain_exit_creates_a_job_from_the_retrain_template(
+    kubernetes_api, tmp_path, capsys
+) -> None:
+    url, recorder = kubernetes_api
+    assert _run_kubernetes(3, url, _service_account(tmp_path)) == 0
+    get, post = recorder.requests
+    assert get["method"] == "GET"
+    assert post["path"] == "/apis/batch/v1/namespaces/housing/jobs"
+    assert post["authorization"] == "Bearer pod-token-value"
+    job = post["body"]
+    template = yaml.safe_load(RETRAIN_CRONJOB.read_text(encoding="utf-8"))
+    assert job["kind"] == "Job"
+    assert job["metadata"]["generateName"] == "housing-retrain-"
+    assert job["spec"] == template["spec"]["jobTemplate"]["spec"]
+    assert job["metadata"]["annotations"]["housing.mlops/reason"] == "monitor exit code 3"
+    out = capsys.readouterr()
+    assert "created job/housing-retrain-x7k2p from cronjob/housing-retrain in housing" in out.out
+    assert "pod-token-value" not in out.out + out.err
+
+
+@pytest.mark.parametrize(("monitor_code", "expected"), [(0, 0), (2, 2), (1, 1)])
+def test_kubernetes_other_exit_codes_create_nothing(
+    kubernetes_api, tmp_path, monitor_code: int, expected: int
+) -> None:
+    url, recorder = kubernetes_api
+    assert _run_kubernetes(monitor_code, url, _service_account(tmp_path)) == expected
+    assert recorder.requests == []
+
+
+def test_kubernetes_refusals_fail_the_monitor_job_with_the_reason(
+    kubernetes_api, tmp_path, capsys
+) -> None:
+    url, recorder = kubernetes_api
+    account = _service_account(tmp_path)
+    assert _run_kubernetes(3, url, account, cronjob="housing-retrian") == 1
+    assert "HTTP 404" in capsys.readouterr().err
+    recorder.status = 403
+    assert _run_kubernetes(3, url, account) == 1
+    assert "HTTP 403 jobs.batch is forbidden" in capsys.readouterr().err
+
+
+def test_kubernetes_outside_a_pod_is_a_clear_failure(tmp_path, capsys) -> None:
+    argv = ["--monitor-exit-code", "3", "--kubernetes-cronjob", "housing-retrain"]
+    argv += ["--service-account-dir", str(tmp_path / "missing")]
+    assert dispatch.main(argv, environ={}) == 1
+    assert "KUBERNETES_SERVICE_HOST is not set" in capsys.readouterr().err
