@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.responses import Response  # noqa: E402
 
+from housing.store.prediction_log import PredictionLogUnavailable  # noqa: E402
 from serving.auth import ADMIN_TOKEN_ENV, admin_token, feedback_token  # noqa: E402
 from serving.batching import Overloaded  # noqa: E402
 from serving.champion import NoChampion  # noqa: E402
@@ -103,7 +104,7 @@ class HousingPriceService:
     async def answer_predict(self, houses: list[BaseModel]) -> Response:
         try:
             answers = await self.core.prediction.predict_records(houses, "http")
-        except (NoChampion, Overloaded) as exc:
+        except (NoChampion, Overloaded, PredictionLogUnavailable) as exc:
             return error_response(503, str(exc))
         return json_response(answers)
 

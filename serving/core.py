@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from housing.config import FeatureSpec, Settings
 from housing.records import records_to_frame
 from housing.registry import LoadedModel
-from housing.store.database import create_log_engine, ensure_schema
+from housing.store.database import LogDatabase
 from housing.store.prediction_log import PredictionLogWriter
 from serving.auth import feedback_token
 from serving.champion import ChampionHolder, ChampionWatcher, monitoring_status_check
@@ -44,13 +44,17 @@ class ServingCore:
         token = feedback_token(settings, environ)  # refuse to start without one
         self.settings = settings
         self.metrics: ServingMetrics = serving_metrics(settings)
-        self.engine = create_log_engine(settings.storage)
-        self.log = PredictionLogWriter(settings.storage, engine=self.engine, observer=self.metrics)
+        self.database = LogDatabase(settings.storage)
+        self.log = PredictionLogWriter(
+            settings.storage, database=self.database, observer=self.metrics
+        )
         self.holder = ChampionHolder(settings, warm_up=self._warm_up, on_swap=self._swapped)
         self.prediction = PredictionPath(settings, self.holder, self.log, self.metrics)
         # Feedback is acknowledged only once stored: its engine fsyncs every commit.
-        self.feedback_engine = create_log_engine(settings.storage, durable=True)
-        self.feedback = FeedbackDesk(settings, self.feedback_engine, self.log, self.metrics, token)
+        self.feedback_database = LogDatabase(settings.storage, durable=True)
+        self.feedback = FeedbackDesk(
+            settings, self.feedback_database, self.log, self.metrics, token
+        )
         self._verdicts: set[str] = set()
         self.watcher = ChampionWatcher(
             self.holder,
@@ -61,10 +65,10 @@ class ServingCore:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> ServingCore:
-        """Open the log, load the champion (if there is one yet) and start polling."""
+        """Open the log (replaying what dead workers left), load the champion, start polling."""
         try:
-            ensure_schema(self.engine)
-        except SQLAlchemyError as exc:  # predictions are spooled until it answers
+            self.database.ready()
+        except SQLAlchemyError as exc:  # predictions stay journaled until it answers
             logger.warning("prediction log database unavailable at start: %s", exc)
         self.log.start()
         self.watcher.check_now()
@@ -80,8 +84,8 @@ class ServingCore:
         self.watcher.stop()
         self.prediction.close()
         self.log.close()
-        self.engine.dispose()
-        self.feedback_engine.dispose()
+        self.database.dispose()
+        self.feedback_database.dispose()
 
     def _warm_up(self, model: LoadedModel) -> None:
         model.pricing.predict(records_to_frame([example_record(self.settings)], self.settings))
@@ -112,7 +116,8 @@ class ServingCore:
         return self.settings.dataset.features
 
     def model_ready(self) -> bool:
-        return self.holder.ready
+        """Ready: a champion is loaded and the prediction log can take rows (policy refuse)."""
+        return self.holder.ready and self.log.accepting
 
     async def predict(
         self, records: list[dict[str, Any]], protocol: str

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import grpc
 from sqlalchemy.exc import SQLAlchemyError
 
+from housing.store.prediction_log import PredictionLogUnavailable
 from serving.batching import Overloaded
 from serving.champion import NoChampion
 from serving.grpc import convert
@@ -50,7 +51,7 @@ def _metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
 def status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
     """The gRPC status for an error of the shared path: what HTTP answers 503 is UNAVAILABLE
     (retryable), everything unexpected is INTERNAL with a one-line message."""
-    if isinstance(exc, NoChampion | Overloaded):
+    if isinstance(exc, NoChampion | Overloaded | PredictionLogUnavailable):
         return grpc.StatusCode.UNAVAILABLE, str(exc)
     if isinstance(exc, SQLAlchemyError):
         return grpc.StatusCode.UNAVAILABLE, "the store is unavailable; nothing was stored"
