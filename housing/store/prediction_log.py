@@ -29,13 +29,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from housing.config import StorageConfig
 from housing.store.database import LogDatabase, error_kind, insert_ignoring_conflicts
 from housing.store.journal import Journal, Segment, decode_segment, encode_batch
-from housing.store.tables import predictions
+from housing.store.tables import predictions, schema_info
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class PredictionLogWriter:
         self._thread: threading.Thread | None = None
         self._next_attempt = 0.0
         self._next_orphan_scan = 0.0
+        self._next_health_check = 0.0
         self._unavailable: str | None = None
         self._dropped_unreported = 0
         self._dropped_total = 0
@@ -251,15 +253,42 @@ class PredictionLogWriter:
         self._dropped_unreported = 0
         self._last_report = now
 
-    def _probe(self) -> None:
-        """Clear the unavailable state once the journal (or, without it, the disk) can write."""
+    def _check_health(self) -> None:
+        """Probe the journal's disk, and the database when the disk fails (every retry interval).
+
+        Runs in every worker, busy or idle, so a full disk turns readiness false everywhere,
+        and back once the journal or the database can take rows again.
+        """
         try:
             self._journal.probe()
         except OSError as exc:
             self._observer.write_failed("journal", error_kind(exc))
-            return
-        logger.warning("prediction log: the journal can take rows again; accepting predictions")
-        self._unavailable = None
+            journal_error: OSError | None = exc
+        else:
+            journal_error = None
+        store_error = None if journal_error is None else self._probe_store()
+        if journal_error is not None and store_error is not None:
+            self._become_unavailable(
+                f"journal: {_short(journal_error)}; database: {_short(store_error)}"
+            )
+        elif self._unavailable is not None:
+            logger.warning("prediction log: rows can be stored again; accepting predictions")
+            self._unavailable = None
+
+    def _probe_store(self) -> BaseException | None:
+        """A real write (it dirties a page, so a full disk fails it), without changing data."""
+        try:
+            engine = self._database.ready()
+            with engine.begin() as connection:
+                connection.execute(
+                    update(schema_info)
+                    .where(schema_info.c.id == 1)
+                    .values(version=schema_info.c.version)
+                )
+        except (SQLAlchemyError, OSError) as exc:
+            self._observer.write_failed("store", error_kind(exc))
+            return exc
+        return None
 
     # ------------------------------------------------------------------ background thread
 
@@ -280,8 +309,9 @@ class PredictionLogWriter:
         """Retry sealed segments, then move the queue to the database; True if all went in."""
         with self._write_lock:
             now = time.monotonic()
-            if self._unavailable is not None and (final or now >= self._next_attempt):
-                self._probe()
+            if final or now >= self._next_health_check:
+                self._next_health_check = now + self._storage.retry_interval_s
+                self._check_health()
             database_ok = not self._pending
             retry_due = final or now >= self._next_attempt
             if retry_due:
