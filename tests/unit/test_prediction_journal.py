@@ -13,10 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -28,6 +25,7 @@ from housing.store.feedback import PlausibleRange, record_feedback
 from housing.store.journal import decode_segment, encode_batch
 from housing.store.prediction_log import PredictionLogWriter
 from housing.store.tables import predictions
+from tests.fixtures.serving import log_rows
 from tests.fixtures.training import ROOT, make_settings
 
 
@@ -35,16 +33,6 @@ from tests.fixtures.training import ROOT, make_settings
 def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path, storage__flush_interval_s=0.05, storage__retry_interval_s=0.1,
                          storage__sqlite_busy_timeout_ms=50)  # fmt: skip
-
-
-def _rows(count: int) -> list[dict[str, Any]]:
-    now = datetime.now(UTC)
-    return [
-        {"prediction_id": str(uuid.uuid4()), "created_at": now, "model_version": "1",
-         "bento_tag": "housing_price:test", "protocol": "http", "features": {"x": i},
-         "price": 1e5, "price_low": 8e4, "price_high": 1.2e5, "latency_ms": 1.0}
-        for i in range(count)
-    ]  # fmt: skip
 
 
 def _ids(database: LogDatabase) -> list[str]:
@@ -78,7 +66,7 @@ def test_rows_of_a_killed_worker_are_replayed_exactly_once_by_the_next(
 
     environ = settings_env(tmp_path, fast=True, storage__flush_interval_s=60,
                            storage__flush_max_rows=100000)  # fmt: skip
-    batches = [_rows(5), _rows(1), _rows(30)]
+    batches = [log_rows(5), log_rows(1), log_rows(30)]
     stdin = "".join(encode_batch(batch).decode() for batch in batches)
     done = subprocess.run(
         [sys.executable, "-c", _KILLED_WORKER, str(settings.source), json.dumps(environ)],
@@ -103,7 +91,7 @@ def test_a_torn_last_line_is_skipped_and_the_rest_replayed(
 ) -> None:
     spool = Path(settings.storage.spool_dir)
     spool.mkdir(parents=True)
-    rows = _rows(4)
+    rows = log_rows(4)
     segment = spool / "predictions-123_dead-0000000001.jsonl"
     segment.write_bytes(encode_batch(rows[:3]) + encode_batch(rows[3:])[:20])
     assert [row["prediction_id"] for row in decode_segment(segment)] == [
@@ -123,7 +111,7 @@ def test_a_live_workers_journal_is_left_alone(settings: Settings) -> None:
     blocker = sqlite3.connect(path, timeout=5, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
-        live.append(_rows(3))  # journaled; the database is locked, so it stays there
+        live.append(log_rows(3))  # journaled; the database is locked, so it stays there
         journal = sorted(Path(settings.storage.spool_dir).glob("*.jsonl"))
         other = PredictionLogWriter(settings.storage).start()  # replays dead workers' only
         assert sorted(Path(settings.storage.spool_dir).glob("*.jsonl")) == journal
@@ -143,14 +131,14 @@ def test_the_store_follows_a_sqlite_file_that_was_moved_away(
     writer = PredictionLogWriter(settings.storage, database=database).start()
     feedback_database = LogDatabase(settings.storage, durable=True)
     plausible = PlausibleRange(1000, 1e7)
-    writer.append(_rows(2))
+    writer.append(log_rows(2))
     writer.flush()
     path = Path(settings.storage.url.split(":///", 1)[1])
     for suffix in ("", "-wal", "-shm"):
         source = path.with_name(path.name + suffix)
         if source.exists():
             shutil.move(source, tmp_path / f"moved{suffix}")
-    [row] = _rows(1)
+    [row] = log_rows(1)
     writer.append([row])
     assert writer.flush()
     [outcome] = record_feedback(feedback_database.ready(), [(row["prediction_id"], 2e5)], plausible)
@@ -172,7 +160,7 @@ def test_write_errors_are_named_by_kind() -> None:
 
 def test_journal_file_names_keep_owner_and_sequence_apart(settings: Settings) -> None:
     writer = PredictionLogWriter(settings.storage).start()
-    writer.append(_rows(1))
+    writer.append(log_rows(1))
     names = sorted(p.name for p in Path(settings.storage.spool_dir).iterdir())
     owner = writer._journal.owner
     assert names == [f"predictions-{owner}-0000000001.jsonl", f"predictions-{owner}.lock"]
