@@ -12,6 +12,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from housing.config import Settings
@@ -190,11 +191,17 @@ def test_kill_9_of_the_whole_server_loses_nothing_after_the_next_start(
         "service__workers": 2,
     }
     with running_service(champion_settings, log_dir=tmp_path, **options) as service:
+        workers = service.worker_pids()  # each in its own session: killpg does not reach them
+        assert len(workers) == 2, service.log_tail()
         with LoadGenerator(service.url, records, clients=8, per_request=2) as load:
             load.wait_for_answers(300)
-            os.killpg(service.process.pid, signal.SIGKILL)  # the server and every worker
+            os.killpg(service.process.pid, signal.SIGKILL)  # the server ...
+            for pid in workers:  # ... and every worker
+                os.kill(pid, signal.SIGKILL)
             service.process.wait(30)
         answered = list(load.answered_ids)
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
+                   for pid in workers)  # fmt: skip
     assert list(spool.glob("*.jsonl")), "the killed server left no journal"
     assert logged_prediction_ids(url, answered) != set(answered)  # not yet: it was journaled
     with running_service(champion_settings, log_dir=tmp_path / "second", **options):
