@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.responses import Response  # noqa: E402
 
+from housing.store.prediction_log import PredictionLogUnavailable  # noqa: E402
 from serving.auth import ADMIN_TOKEN_ENV, admin_token, feedback_token  # noqa: E402
 from serving.core import ServingCore  # noqa: E402
 from serving.errors import Unavailable  # noqa: E402
@@ -108,7 +109,7 @@ class HousingPriceService:
     async def answer_predict(self, houses: list[BaseModel]) -> Response:
         try:
             answers = await self.core.prediction.predict_records(houses, "http")
-        except Unavailable as exc:
+        except (Unavailable, PredictionLogUnavailable) as exc:
             return outcome_response(exc)
         return json_response(answers)
 

@@ -1,5 +1,5 @@
-"""The serving benchmark: the Bento service, the same with batching off, and a challenge-style
-baseline, side by side on one machine and one model.
+"""The serving benchmark: the Bento service, the same with its write-ahead journal off and with
+batching off, and a challenge-style baseline, side by side on one machine and one model.
 
     python -m benchmarks.serving                      # or: make bench
     python -m benchmarks.serving --duration 5 --concurrency 64 --records 1
@@ -354,8 +354,9 @@ def write_docs(markdown: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serving benchmark (see module docstring)")
     parser.add_argument("--config", type=Path, default=ROOT / "configuration.yaml")
-    parser.add_argument("--servers", nargs="+", default=["service", "no-batching", "baseline"],
-                        choices=["service", "no-batching", "baseline"])  # fmt: skip
+    parser.add_argument("--servers", nargs="+",
+                        default=["service", "no-journal", "no-batching", "baseline"],
+                        choices=["service", "no-journal", "no-batching", "baseline"])  # fmt: skip
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--records", type=int, nargs="+", default=[1, 100])
     parser.add_argument("--duration", type=int, default=10, help="seconds per row")
@@ -412,7 +413,11 @@ def main(argv: list[str] | None = None) -> None:
             server_env["HOUSING_SERVICE__WORKERS"] = str(args.workers)
         if server == "no-batching":
             server_env["HOUSING_SERVICE__MAX_BATCH_SIZE"] = "1"
-        label = "service" if server == "service" else "service, batching off"
+        if server == "no-journal":  # the cost of the write-ahead journal (storage.journal)
+            server_env["HOUSING_STORAGE__JOURNAL"] = "false"
+        label = {"service": "service", "no-journal": "service, journal off"}.get(
+            server, "service, batching off"
+        )
         command = [*HOUSING_CLI, "serve", "--no-train"]
         with server_process(command, server_env, port, work / f"{server}.log") as url:
             rows += measure(

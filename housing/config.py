@@ -214,9 +214,28 @@ class StorageConfig(Section):
     url: DatabaseUrl
     flush_interval_s: PositiveFloat = 0.5
     flush_max_rows: PositiveInt = 500
-    spool_dir: ProjectPath
+    spool_dir: ProjectPath = Field(
+        description="each worker's write-ahead journal, and rows waiting for the database"
+    )
     sqlite_busy_timeout_ms: PositiveInt = 5000
     retry_interval_s: PositiveFloat = 2.0
+    journal: bool = Field(
+        default=True,
+        description="append each model batch's rows to the worker's journal before answering; "
+        "off: rows wait in memory until written, so a killed worker loses them",
+    )
+    journal_fsync: bool = Field(
+        default=False,
+        description="fsync every journal append: answered rows also survive a power loss",
+    )
+    on_log_unavailable: Literal["refuse", "serve"] = Field(
+        default="refuse",
+        description="when neither the journal nor the database can take rows: refuse "
+        "predictions (503, not ready) or serve them unlogged (counted, reported)",
+    )
+    unlogged_report_interval_s: PositiveFloat = Field(
+        default=10.0, description="how often 'serve' reports the rows it could not log"
+    )
 
 
 # ----------------------------------------------------------------------------- service

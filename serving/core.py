@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from housing.bundle import LoadedModel
 from housing.config import FeatureSpec, Settings
 from housing.records import records_to_frame
-from housing.store.database import create_log_engine, durable, ensure_schema
+from housing.store.database import LogDatabase
 from housing.store.prediction_log import PredictionLogWriter
 from serving.auth import feedback_token
 from serving.champion import ChampionHolder, ChampionWatcher, monitoring_status_check
@@ -45,13 +45,15 @@ class ServingCore:
         token = feedback_token(settings, environ)  # refuse to start without one
         self.settings = settings
         self.metrics: ServingMetrics = serving_metrics(settings)
-        self.engine = create_log_engine(settings.storage)
-        self.log = PredictionLogWriter(settings.storage, engine=self.engine, observer=self.metrics)
+        self.database = LogDatabase(settings.storage)
+        self.log = PredictionLogWriter(
+            settings.storage, database=self.database, observer=self.metrics
+        )
         self.holder = ChampionHolder(settings, warm_up=self._warm_up, on_swap=self._swapped)
         self.prediction = PredictionPath(settings, self.holder, self.log, self.metrics)
         # One engine (one pool) for the one database. Feedback is acknowledged only once
-        # stored: its transactions fsync every commit.
-        self.feedback = FeedbackDesk(settings, durable(self.engine), self.log, self.metrics, token)
+        # stored: its transactions fsync every commit (housing.store.database.durable).
+        self.feedback = FeedbackDesk(settings, self.database, self.log, self.metrics, token)
         self._verdicts: set[str] = set()
         self.watcher = ChampionWatcher(
             self.holder,
@@ -62,10 +64,10 @@ class ServingCore:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> ServingCore:
-        """Open the log, load the champion (if there is one yet) and start polling."""
+        """Open the log (replaying what dead workers left), load the champion, start polling."""
         try:
-            ensure_schema(self.engine)
-        except SQLAlchemyError as exc:  # predictions are spooled until it answers
+            self.database.ready()
+        except SQLAlchemyError as exc:  # predictions stay journaled until it answers
             logger.warning("prediction log database unavailable at start: %s", exc)
         self.log.start()
         self.watcher.check_now()
@@ -81,7 +83,7 @@ class ServingCore:
         self.watcher.stop()
         self.prediction.close()
         self.log.close()
-        self.engine.dispose()
+        self.database.dispose()
 
     def _warm_up(self, model: LoadedModel) -> None:
         model.pricing.predict(records_to_frame([example_record(self.settings)], self.settings))
@@ -112,7 +114,8 @@ class ServingCore:
         return self.settings.dataset.features
 
     def model_ready(self) -> bool:
-        return self.holder.ready
+        """Ready: a champion is loaded and the prediction log can take rows (policy refuse)."""
+        return self.holder.ready and self.log.accepting
 
     async def predict(
         self, records: list[dict[str, Any]], protocol: str

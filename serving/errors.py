@@ -10,11 +10,14 @@ outcome                  HTTP  gRPC
 ``NoChampion``           503   UNAVAILABLE
 ``Overloaded``           503   UNAVAILABLE
 store unavailable        503   UNAVAILABLE
+log unavailable          503   UNAVAILABLE
 anything else            500   INTERNAL
 =======================  ====  ==================
 
 "Store unavailable" is any ``SQLAlchemyError`` from a write the answer waits for (feedback is
-acknowledged only once stored): retryable, and nothing was stored.
+acknowledged only once stored): retryable, and nothing was stored. "Log unavailable" is
+:class:`housing.store.prediction_log.PredictionLogUnavailable`: neither the journal nor the
+database can take the rows of an answer under the ``refuse`` policy, so nothing is answered.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from sqlalchemy.exc import SQLAlchemyError
+
+from housing.store.prediction_log import PredictionLogUnavailable
 
 STORE_UNAVAILABLE = "the feedback store is unavailable; nothing was stored"
 
@@ -73,7 +78,7 @@ def status_of(exc: BaseException) -> Status:
     """The one mapping of an outcome to its HTTP and gRPC status (see the module table)."""
     if isinstance(exc, InvalidRequest):
         return Status(400, "INVALID_ARGUMENT", str(exc))
-    if isinstance(exc, Unavailable):
+    if isinstance(exc, Unavailable | PredictionLogUnavailable):
         return Status(503, "UNAVAILABLE", str(exc))
     if isinstance(exc, SQLAlchemyError):
         return Status(503, "UNAVAILABLE", STORE_UNAVAILABLE)

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Engine
 
 from housing.config import Settings
+from housing.store.database import LogDatabase, durable
 from housing.store.feedback import FeedbackOutcome, PlausibleRange, record_feedback
 from housing.store.prediction_log import PredictionLogWriter
 from serving.auth import bearer_matches
@@ -27,13 +27,13 @@ class FeedbackDesk:
     def __init__(
         self,
         settings: Settings,
-        engine: Engine,
+        database: LogDatabase,
         log: PredictionLogWriter,
         metrics: ServingMetrics,
         token: str | None,
     ) -> None:
         self._settings = settings
-        self._engine = engine
+        self._database = database
         self._log = log
         self._metrics = metrics
         self._token = token
@@ -87,4 +87,5 @@ class FeedbackDesk:
 
     def _record(self, pairs: list[tuple[str, float]]) -> list[FeedbackOutcome]:
         self._log.flush()
-        return record_feedback(self._engine, pairs, self._plausible)
+        # ready(): a replaced SQLite file is reconnected to (with its schema) before the lookup.
+        return record_feedback(durable(self._database.ready()), pairs, self._plausible)

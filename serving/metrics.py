@@ -42,7 +42,9 @@ class ServingMetrics:
     log_batches: Any
     log_rows: Any
     log_errors: Any
-    log_backlog: Any
+    log_journal_rows: Any
+    log_replay_lag: Any
+    log_rows_dropped: Any
     model_version: Any
     model_swaps: Any
     monitor_drift_share: Any
@@ -80,11 +82,15 @@ class ServingMetrics:
         self.log_batches.inc()
         self.log_rows.inc(rows)
 
-    def write_failed(self, error: BaseException) -> None:
-        self.log_errors.labels(error=type(error).__name__).inc()
+    def write_failed(self, target: str, kind: str) -> None:
+        self.log_errors.labels(target=target, kind=kind).inc()
 
-    def backlog_changed(self, rows: int) -> None:
-        self.log_backlog.set(rows)
+    def backlog_changed(self, rows: int, lag_s: float) -> None:
+        self.log_journal_rows.set(rows)
+        self.log_replay_lag.set(lag_s)
+
+    def rows_dropped(self, rows: int) -> None:
+        self.log_rows_dropped.inc(rows)
 
 
 @functools.cache
@@ -118,12 +124,24 @@ def _create(price_low: float, price_high: float, max_batch_size: int) -> Serving
         log_batches=Counter(f"{PREFIX}_log_write_batches", "Prediction-log batches written"),
         log_rows=Counter(f"{PREFIX}_log_rows_written", "Prediction-log rows written"),
         log_errors=Counter(
-            f"{PREFIX}_log_write_errors", "Failed prediction-log writes (rows spooled)", ["error"]
+            f"{PREFIX}_log_write_errors",
+            "Failed prediction-log writes by target (store = the database, journal = local "
+            "disk) and kind (disk_full, locked, unreachable, not_writable, schema, io, other)",
+            ["target", "kind"],
         ),
-        log_backlog=Gauge(
-            f"{PREFIX}_log_backlog_rows",
-            "Answered predictions not yet in the database (buffered or spooled)",
+        log_journal_rows=Gauge(
+            f"{PREFIX}_log_journal_rows",
+            "Journal depth: answered predictions not yet in the database",
             multiprocess_mode="livesum",
+        ),
+        log_replay_lag=Gauge(
+            f"{PREFIX}_log_replay_lag_seconds",
+            "Age of the oldest answered prediction not yet in the database",
+            multiprocess_mode="livemax",
+        ),
+        log_rows_dropped=Counter(
+            f"{PREFIX}_log_rows_dropped",
+            "Answered predictions that nothing could store (policy 'serve'; 0 under 'refuse')",
         ),
         model_version=Gauge(
             f"{PREFIX}_model_version",

@@ -29,6 +29,10 @@ from serving.schema import describe_errors, house_record_model, records_adapter
 
 # (price, price_low, price_high, model_version, bento_tag) for one record.
 Scored = tuple[float, float, float, str, str]
+# What the batching queue carries per record: (features, protocol, perf_counter at arrival).
+Pending = tuple[dict[str, Any], str, float]
+# One record's outcome: (prediction_id, scored), logged before it is answered.
+Logged = tuple[str, Scored]
 # Prices are answered and logged to the cent.
 _PRICE_DECIMALS = 2
 _ID_BYTES = 16
@@ -66,8 +70,8 @@ class PredictionPath:
         self._metrics = metrics
         self.record_model = house_record_model(settings)
         self._records = records_adapter(self.record_model, settings.service.max_records_per_request)
-        self._batcher: AdaptiveBatcher[dict[str, Any], Scored] = AdaptiveBatcher(
-            self._score,
+        self._batcher: AdaptiveBatcher[Pending, Logged] = AdaptiveBatcher(
+            self._score_and_log,
             max_batch_size=settings.service.max_batch_size,
             max_latency_s=settings.service.max_latency_ms / 1000,
             on_batch=metrics.batch_size.observe,
@@ -101,50 +105,30 @@ class PredictionPath:
     ) -> list[dict[str, Any]]:
         """Price validated records through the shared batching queue and log every answer.
 
-        Raises :class:`serving.errors.NoChampion` before the first model is loaded and
-        :class:`serving.errors.Overloaded` when the queue cannot keep the latency bound.
+        Raises :class:`serving.errors.NoChampion` before the first model is loaded,
+        :class:`serving.errors.Overloaded` when the queue cannot keep the latency bound and
+        :class:`housing.store.prediction_log.PredictionLogUnavailable` when nothing can log
+        the answers (policy ``refuse``).
         """
         started = time.perf_counter()
-        features = [record.model_dump() for record in records]
+        pending = [(record.model_dump(), protocol, started) for record in records]
         try:
-            scored = await self._batcher.submit(features)
+            logged = await self._batcher.submit(pending)
         except Exception as exc:
             self._metrics.requests_refused.labels(
                 reason=type(exc).__name__, protocol=protocol
             ).inc()
             raise
-        latency_ms = (time.perf_counter() - started) * 1000
-        created_at = datetime.now(UTC)
-        answers: list[dict[str, Any]] = []
-        rows: list[dict[str, Any]] = []
-        ids = prediction_ids(len(features))
-        for prediction_id, record, (price, low, high, version, bento_tag) in zip(
-            ids, features, scored, strict=True
-        ):
-            answers.append(
-                {
-                    "prediction_id": prediction_id,
-                    "price": price,
-                    "price_low": low,
-                    "price_high": high,
-                    "model_version": version,
-                }
-            )
-            rows.append(
-                {
-                    "prediction_id": prediction_id,
-                    "created_at": created_at,
-                    "model_version": version,
-                    "bento_tag": bento_tag,
-                    "protocol": protocol,
-                    "features": record,
-                    "price": price,
-                    "price_low": low,
-                    "price_high": high,
-                    "latency_ms": latency_ms,
-                }
-            )
-        self._log.append(rows)
+        answers = [
+            {
+                "prediction_id": prediction_id,
+                "price": price,
+                "price_low": low,
+                "price_high": high,
+                "model_version": version,
+            }
+            for prediction_id, (price, low, high, version, _tag) in logged
+        ]
         self._metrics.observe_prices([answer["price"] for answer in answers])
         by_version: dict[str, int] = {}
         for answer in answers:
@@ -152,6 +136,41 @@ class PredictionPath:
         for version, count in by_version.items():
             self._metrics.predictions.labels(model_version=version, protocol=protocol).inc(count)
         return answers
+
+    def _score_and_log(self, batch: list[Pending]) -> list[Logged]:
+        """Score a merged batch and hand its rows to the prediction log in one append.
+
+        Runs in the model thread before any answer of the batch is released, so an answer a
+        client receives is already journaled (see housing/store/prediction_log.py); if the log
+        refuses the batch, every request in it fails instead of being answered unlogged.
+        """
+        scored = self._score([features for features, _, _ in batch])
+        created_at = datetime.now(UTC)
+        now = time.perf_counter()
+        ids = prediction_ids(len(batch))
+        rows = [
+            {
+                "prediction_id": prediction_id,
+                "created_at": created_at,
+                "model_version": version,
+                "bento_tag": bento_tag,
+                "protocol": protocol,
+                "features": features,
+                "price": price,
+                "price_low": low,
+                "price_high": high,
+                "latency_ms": (now - started) * 1000,
+            }
+            for prediction_id, (features, protocol, started), (
+                price,
+                low,
+                high,
+                version,
+                bento_tag,
+            ) in zip(ids, batch, scored, strict=True)
+        ]
+        self._log.append(rows)
+        return list(zip(ids, scored, strict=True))
 
     def _score(self, batch: list[dict[str, Any]]) -> list[Scored]:
         """One model call for a merged batch (runs in the batcher's model thread)."""

@@ -8,6 +8,9 @@ an empty PostgreSQL database needs no migration step.
 
 from __future__ import annotations
 
+import errno
+import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,11 @@ from sqlalchemy.sql.dml import Insert
 from housing.config import Settings, StorageConfig
 from housing.store.tables import SCHEMA_VERSION, metadata, schema_info
 
+logger = logging.getLogger(__name__)
+
 _SQLITE_PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_NOT_WRITABLE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 def is_sqlite(url: str) -> bool:
@@ -150,3 +157,77 @@ def insert_ignoring_conflicts(engine: Engine, table: Any) -> Insert:
     if engine.dialect.name == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
     raise ValueError(f"unsupported database dialect '{engine.dialect.name}' (SQLite or PostgreSQL)")
+
+
+def error_kind(error: BaseException) -> str:
+    """A short, stable name for why a write failed (the label of the store-error metric)."""
+    if isinstance(error, OSError):
+        if error.errno in _FULL_ERRNOS:
+            return "disk_full"
+        if error.errno in _NOT_WRITABLE_ERRNOS:
+            return "not_writable"
+        return "io"
+    text = str(error).lower()
+    if "disk is full" in text or "no space" in text:
+        return "disk_full"
+    if "locked" in text:
+        return "locked"
+    if "readonly" in text or "read-only" in text or "permission" in text:
+        return "not_writable"
+    if "no such table" in text or "does not exist" in text:
+        return "schema"
+    if isinstance(error, OperationalError):
+        return "unreachable"
+    return "other"
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+class LogDatabase:
+    """An engine for the log that follows the database at the configured path.
+
+    A SQLite file that is removed or replaced while the service runs (moved away, restored
+    from a backup) would otherwise keep receiving rows through the open connections while a
+    new, table-less file appears at the path, and feedback would fail until a restart. Before
+    each use, :meth:`ready` compares the file at the path with the one the engine opened; on a
+    change it closes the engine's connections, reconnects to what is at the path and creates
+    the schema there. PostgreSQL needs no watch: ``pool_pre_ping`` replaces dead connections.
+    """
+
+    def __init__(self, storage: StorageConfig) -> None:
+        self.engine = create_log_engine(storage)
+        self._path = sqlite_path(storage.url)
+        self._identity: tuple[int, int] | None = None
+        self._schema_ready = False
+        self._lock = threading.Lock()
+
+    def ready(self) -> Engine:
+        """The engine, reconnected if the SQLite file changed, with the schema in place.
+
+        Raises SQLAlchemyError (or OSError) when the database cannot be reached or set up.
+        """
+        with self._lock:
+            path = self._path
+            if path is not None and self._schema_ready and _file_identity(path) != self._identity:
+                logger.warning(
+                    "prediction log: %s was removed or replaced; reconnecting to the file "
+                    "now at that path",
+                    path,
+                )
+                self.engine.dispose()
+                self._schema_ready = False
+            if not self._schema_ready:
+                ensure_schema(self.engine)
+                self._schema_ready = True
+                if self._path is not None:
+                    self._identity = _file_identity(self._path)
+        return self.engine
+
+    def dispose(self) -> None:
+        self.engine.dispose()

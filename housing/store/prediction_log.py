@@ -1,40 +1,51 @@
 """The prediction log writer: answered predictions reach the database in batches, never one by one.
 
-Each service worker owns one writer. Rows are appended to an in-memory buffer on the request
-path (a list append under a lock) and a background thread writes them in one transaction per
-batch, when ``flush_max_rows`` rows are waiting or every ``flush_interval_s``.
+Each service worker owns one writer. The model thread hands over each model batch's rows with
+:meth:`PredictionLogWriter.append` before any answer of the batch is sent: the rows are
+appended to the worker's write-ahead journal (:mod:`housing.store.journal`, one write per
+batch) and queued in memory. A background thread moves them into the database with one
+``executemany`` per batch, when ``flush_max_rows`` rows are waiting or every
+``flush_interval_s``, and then deletes the journal segment they came from.
 
-Nothing is lost when the database is down: a batch that cannot be written goes to a JSON-lines
-file in ``spool_dir`` and the thread replays spooled files (oldest first) once the database
-answers again. Inserts ignore primary-key conflicts, so a replayed batch whose first commit did
-in fact succeed, or a file two workers both picked up, cannot duplicate or fail. ``close()``
-(called on SIGTERM via the service's shutdown hook) drains the buffer before the process exits.
+Nothing answered is lost:
+
+* the database is down: the sealed segment stays on disk and is retried every
+  ``retry_interval_s`` (with ``storage.journal`` off, the rows are written to a segment then);
+* the worker (or the whole server) is killed: its segments are replayed at the next start-up
+  or by another worker (rows are keyed by prediction id, so replays never duplicate);
+* SIGTERM: ``close()`` (the service's shutdown hook) drains the queue first;
+* the journal cannot be written (full disk): the batch goes straight to the database; when
+  that fails too, ``storage.on_log_unavailable`` decides: ``refuse`` raises
+  :class:`PredictionLogUnavailable` (the batch is answered 503, readiness turns false until a
+  probe write succeeds), ``serve`` answers anyway and counts and reports every unlogged row.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from housing.config import StorageConfig
-from housing.store.database import create_log_engine, ensure_schema, insert_ignoring_conflicts
-from housing.store.tables import predictions
+from housing.store.database import LogDatabase, error_kind, insert_ignoring_conflicts
+from housing.store.journal import Journal, Segment, decode_segment, encode_batch
+from housing.store.tables import predictions, schema_info
 
 logger = logging.getLogger(__name__)
 
-SPOOL_SUFFIX = ".jsonl"
-_CLAIMED_SUFFIX = ".replaying"
-_DATETIME_FIELDS = ("created_at",)
+# Error text kept in the 503 answer and the readiness log line (a database error can be long).
+_REASON_CHARS = 200
+
+
+class PredictionLogUnavailable(RuntimeError):  # noqa: N818 - an outcome (HTTP 503), not a bug
+    """Neither the journal nor the database can take rows and the policy is ``refuse``."""
 
 
 class LogObserver(Protocol):
@@ -42,81 +53,81 @@ class LogObserver(Protocol):
 
     def batch_written(self, rows: int, seconds: float) -> None: ...
 
-    def write_failed(self, error: BaseException) -> None: ...
+    def write_failed(self, target: str, kind: str) -> None: ...
 
-    def backlog_changed(self, rows: int) -> None: ...
+    def backlog_changed(self, rows: int, lag_s: float) -> None: ...
+
+    def rows_dropped(self, rows: int) -> None: ...
 
 
 class _NoObserver:
     def batch_written(self, rows: int, seconds: float) -> None:
         pass
 
-    def write_failed(self, error: BaseException) -> None:
+    def write_failed(self, target: str, kind: str) -> None:
         pass
 
-    def backlog_changed(self, rows: int) -> None:
+    def backlog_changed(self, rows: int, lag_s: float) -> None:
+        pass
+
+    def rows_dropped(self, rows: int) -> None:
         pass
 
 
-def _encode(row: dict[str, Any]) -> str:
-    document = dict(row)
-    for name in _DATETIME_FIELDS:
-        value = document.get(name)
-        if isinstance(value, datetime):
-            document[name] = value.isoformat()
-    return json.dumps(document, separators=(",", ":"))
-
-
-def _decode(line: str) -> dict[str, Any]:
-    row = json.loads(line)
-    for name in _DATETIME_FIELDS:
-        if isinstance(row.get(name), str):
-            row[name] = datetime.fromisoformat(row[name])
-    return row
+def _short(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).splitlines()[0] if str(error) else repr(error)
+    return text[:_REASON_CHARS]
 
 
 class PredictionLogWriter:
-    """Buffered batch writer of prediction rows with a local spool for database outages."""
+    """Journaled, batched writer of prediction rows (one per worker)."""
 
     def __init__(
         self,
         storage: StorageConfig,
         *,
-        engine: Engine | None = None,
+        database: LogDatabase | None = None,
         observer: LogObserver | None = None,
         name: str = "predictions",
     ) -> None:
         self._storage = storage
-        self._engine = engine or create_log_engine(storage)
+        self._database = database or LogDatabase(storage)
         self._observer: LogObserver = observer or _NoObserver()
-        self._name = name
+        self._journal = Journal(Path(storage.spool_dir), name, fsync=storage.journal_fsync)
+        self._journaled = storage.journal
+        self._refuse = storage.on_log_unavailable == "refuse"
         self._buffer: list[dict[str, Any]] = []
-        self._lock = threading.Condition()
-        self._write_lock = threading.Lock()
+        self._buffer_oldest = 0.0
+        self._pending: list[Segment] = []  # sealed segments the database has not taken yet
+        self._lock = threading.Condition()  # the buffer and the open journal segment
+        self._write_lock = threading.Lock()  # one database writer at a time
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._schema_ready = False
-        self._spooled_rows = 0
         self._next_attempt = 0.0
-        self._sequence = 0
+        self._next_orphan_scan = 0.0
+        self._next_health_check = 0.0
+        self._unavailable: str | None = None
+        self._dropped_unreported = 0
+        self._dropped_total = 0
+        self._last_report = time.monotonic()
         self.spool_dir = Path(storage.spool_dir)
 
     # ------------------------------------------------------------------ lifecycle
 
     @property
     def engine(self) -> Engine:
-        return self._engine
+        return self._database.engine
 
     def start(self) -> PredictionLogWriter:
-        """Start the background thread; tries to create the schema but never fails on it."""
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
-        self._spooled_rows = self._count_spooled_rows()
+        """Take this worker's journal, replay what dead workers left, start the thread."""
+        self._journal.open()
+        self._replay_orphans()
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
         return self
 
     def close(self) -> None:
-        """Write everything still buffered (to the spool if the database is down) and stop."""
+        """Write everything still queued (it stays journaled if the database is down), stop."""
         with self._lock:
             self._stopping = True
             self._lock.notify_all()
@@ -124,24 +135,160 @@ class PredictionLogWriter:
             self._thread.join()
             self._thread = None
         self._drain(final=True)
+        with self._lock:
+            lost = len(self._buffer)  # journal off, database and disk both refused them
+            self._buffer = []
+        if lost:
+            self._drop(lost)
+        self._report_unlogged(force=True)
+        self._journal.close(keep_lock_file=bool(self._pending))
 
     # ------------------------------------------------------------------ request path
 
     def append(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Queue rows for the next batch; cheap enough for the request path."""
+        """Journal one model batch and queue it (called before any of its answers is sent).
+
+        Raises :class:`PredictionLogUnavailable` under ``refuse`` when nothing can take the
+        rows; under ``serve`` the rows are counted as dropped instead.
+        """
+        if not rows:
+            return
+        if self._unavailable is not None:
+            self._unlogged(rows)
+            return
+        now = time.time()
+        if not self._journaled:
+            self._queue(rows, now)
+            return
+        data = encode_batch(rows)
         with self._lock:
+            try:
+                self._journal.append(data, len(rows), now)
+            except OSError as exc:
+                journal_error: OSError = exc
+            else:
+                self._queue(rows, now)
+                return
+        self._observer.write_failed("journal", error_kind(journal_error))
+        # The journal refused (full disk, say): the database is the only durable place left.
+        store_error = self._insert(list(rows))
+        if store_error is None:
+            return
+        self._become_unavailable(
+            f"journal: {_short(journal_error)}; database: {_short(store_error)}"
+        )
+        self._unlogged(rows)
+
+    def _queue(self, rows: Sequence[dict[str, Any]], now: float) -> None:
+        with self._lock:
+            if not self._buffer:
+                self._buffer_oldest = now
             self._buffer.extend(rows)
             if len(self._buffer) >= self._storage.flush_max_rows:
                 self._lock.notify_all()
 
     def flush(self) -> bool:
-        """Write the buffer now (used before feedback looks a prediction up); True on success."""
+        """Write the queue now (used before feedback looks a prediction up); True on success."""
         return self._drain(final=False)
 
     @property
+    def accepting(self) -> bool:
+        """False while the policy refuses predictions because nothing can take rows."""
+        return self._unavailable is None or not self._refuse
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        return self._unavailable
+
+    @property
     def backlog(self) -> int:
-        """Rows answered but not yet in the database (buffered plus spooled)."""
-        return len(self._buffer) + self._spooled_rows
+        """Journal depth: rows answered but not yet in the database (queued plus sealed)."""
+        return len(self._buffer) + sum(segment.rows for segment in self._pending)
+
+    @property
+    def dropped(self) -> int:
+        """Answered rows that nothing could take (only ever non-zero under ``serve``)."""
+        return self._dropped_total
+
+    # ------------------------------------------------------------------ unavailable
+
+    def _become_unavailable(self, reason: str) -> None:
+        if self._unavailable is None:
+            logger.error(
+                "prediction log: nothing can take rows (%s); policy %s: %s",
+                reason,
+                self._storage.on_log_unavailable,
+                "predictions are refused and the worker reports not ready"
+                if self._refuse
+                else "predictions are answered but not logged",
+            )
+        self._unavailable = reason
+
+    def _unlogged(self, rows: Sequence[dict[str, Any]]) -> None:
+        if self._refuse:
+            raise PredictionLogUnavailable(
+                f"the prediction log cannot store rows ({self._unavailable}); "
+                "the request was not answered, retry later"
+            )
+        self._drop(len(rows))
+
+    def _drop(self, count: int) -> None:
+        self._dropped_unreported += count
+        self._dropped_total += count
+        self._observer.rows_dropped(count)
+
+    def _report_unlogged(self, *, force: bool = False) -> None:
+        interval = self._storage.unlogged_report_interval_s
+        now = time.monotonic()
+        if not self._dropped_unreported or (not force and now - self._last_report < interval):
+            return
+        logger.error(
+            "prediction log: %d answered predictions NOT logged in the last %.0f s (%s); "
+            "%d since start",
+            self._dropped_unreported,
+            now - self._last_report,
+            self._unavailable or "recovered",
+            self._dropped_total,
+        )
+        self._dropped_unreported = 0
+        self._last_report = now
+
+    def _check_health(self) -> None:
+        """Probe the journal's disk, and the database when the disk fails (every retry interval).
+
+        Runs in every worker, busy or idle, so a full disk turns readiness false everywhere,
+        and back once the journal or the database can take rows again.
+        """
+        try:
+            self._journal.probe()
+        except OSError as exc:
+            self._observer.write_failed("journal", error_kind(exc))
+            journal_error: OSError | None = exc
+        else:
+            journal_error = None
+        store_error = None if journal_error is None else self._probe_store()
+        if journal_error is not None and store_error is not None:
+            self._become_unavailable(
+                f"journal: {_short(journal_error)}; database: {_short(store_error)}"
+            )
+        elif self._unavailable is not None:
+            logger.warning("prediction log: rows can be stored again; accepting predictions")
+            self._unavailable = None
+
+    def _probe_store(self) -> BaseException | None:
+        """A real write (it dirties a page, so a full disk fails it), without changing data."""
+        try:
+            engine = self._database.ready()
+            with engine.begin() as connection:
+                connection.execute(
+                    update(schema_info)
+                    .where(schema_info.c.id == 1)
+                    .values(version=schema_info.c.version)
+                )
+        except (SQLAlchemyError, OSError) as exc:
+            self._observer.write_failed("store", error_kind(exc))
+            return exc
+        return None
 
     # ------------------------------------------------------------------ background thread
 
@@ -154,95 +301,99 @@ class PredictionLogWriter:
                     return
             try:
                 self._drain(final=False)
-            except Exception as exc:  # the log thread must outlive any surprise
+            except Exception:  # the log thread must outlive any surprise
                 logger.exception("prediction log writer: unexpected error")
-                self._observer.write_failed(exc)
-
-    def _take(self) -> list[dict[str, Any]]:
-        with self._lock:
-            rows, self._buffer = self._buffer, []
-        return rows
+                self._observer.write_failed("store", "other")
 
     def _drain(self, *, final: bool) -> bool:
-        """Replay the spool, then write the buffer; spool the buffer if the database fails."""
+        """Retry sealed segments, then move the queue to the database; True if all went in."""
         with self._write_lock:
-            database_ok = True
-            if final or time.monotonic() >= self._next_attempt:
-                database_ok = self._replay_spool()
-            else:
-                database_ok = False
-            while True:
-                rows = self._take()
-                if not rows:
-                    break
-                if database_ok and self._write(rows):
-                    continue
-                database_ok = False
-                self._spool(rows)
-            self._observer.backlog_changed(self.backlog)
-            return database_ok
+            now = time.monotonic()
+            if final or now >= self._next_health_check:
+                self._next_health_check = now + self._storage.retry_interval_s
+                self._check_health()
+            database_ok = not self._pending
+            retry_due = final or now >= self._next_attempt
+            if retry_due:
+                database_ok = self._retry_pending()
+                if database_ok and (final or now >= self._next_orphan_scan):
+                    self._next_orphan_scan = now + self._storage.retry_interval_s
+                    database_ok = self._replay_orphans()
+            # While the database is down, journaled rows wait in the open segment until the
+            # next retry; rows that are only in memory (journal off) go to disk at once.
+            if database_ok or retry_due or not self._journaled:
+                self._move_queue(database_ok)
+            self._report_unlogged()
+            lag = time.time() - self._oldest() if self.backlog else 0.0
+            self._observer.backlog_changed(self.backlog, max(0.0, lag))
+            return database_ok and not self.backlog
 
-    def _write(self, rows: list[dict[str, Any]]) -> bool:
+    def _move_queue(self, database_ok: bool) -> None:
+        with self._lock:
+            rows, self._buffer = self._buffer, []
+            oldest = self._buffer_oldest
+            segment = self._journal.seal() if self._journaled else None
+        if not rows:
+            return
+        if database_ok and self._insert(rows) is None:
+            if segment is not None:
+                segment.path.unlink(missing_ok=True)
+            return
+        if segment is not None:
+            self._pending.append(segment)
+            return
+        try:  # journal off: the rows exist only in memory; put them on disk now
+            self._pending.append(self._journal.write_sealed(encode_batch(rows), len(rows), oldest))
+        except OSError as exc:
+            self._observer.write_failed("journal", error_kind(exc))
+            with self._lock:
+                self._buffer[:0] = rows
+                self._buffer_oldest = oldest
+            self._become_unavailable(f"database and spool both refused rows: {_short(exc)}")
+
+    def _oldest(self) -> float:
+        times = [segment.oldest for segment in self._pending]
+        if self._buffer:
+            times.append(self._buffer_oldest)
+        return min(times) if times else time.time()
+
+    def _retry_pending(self) -> bool:
+        while self._pending:
+            segment = self._pending[0]
+            if self._insert(decode_segment(segment.path)) is not None:
+                return False
+            segment.path.unlink(missing_ok=True)
+            self._pending.pop(0)
+        return True
+
+    def _replay_orphans(self) -> bool:
+        """Replay segments of dead workers; False if the database refused one."""
+        refused: list[bool] = []
+
+        def store(rows: list[dict[str, Any]]) -> bool:
+            ok = self._insert(rows) is None
+            refused.append(not ok)
+            return ok
+
+        try:
+            self._journal.replay_orphans(store)
+        except OSError as exc:
+            logger.warning("prediction journal: cannot replay leftovers (%s)", exc)
+        return not any(refused)
+
+    def _insert(self, rows: list[dict[str, Any]]) -> BaseException | None:
+        """One ``executemany`` of ``rows``; the error when the database refused them."""
+        if not rows:
+            return None
         started = time.perf_counter()
         try:
-            if not self._schema_ready:
-                ensure_schema(self._engine)
-                self._schema_ready = True
-            for offset in range(0, len(rows), self._storage.flush_max_rows):
-                chunk = rows[offset : offset + self._storage.flush_max_rows]
-                with self._engine.begin() as connection:
-                    connection.execute(insert_ignoring_conflicts(self._engine, predictions), chunk)
+            engine = self._database.ready()
+            with engine.begin() as connection:
+                connection.execute(insert_ignoring_conflicts(engine, predictions), rows)
         except (SQLAlchemyError, OSError) as exc:
             self._next_attempt = time.monotonic() + self._storage.retry_interval_s
-            logger.warning("prediction log: database unavailable, spooling (%s)", exc)
-            self._observer.write_failed(exc)
-            return False
+            logger.warning("prediction log: database unavailable, rows stay journaled (%s)", exc)
+            self._observer.write_failed("store", error_kind(exc))
+            return exc
         self._observer.batch_written(len(rows), time.perf_counter() - started)
-        return True
-
-    # ------------------------------------------------------------------ spool
-
-    def _spool(self, rows: list[dict[str, Any]]) -> None:
-        """Append rows to a new spool file; fsync'd, so a crash after this loses nothing."""
-        self._sequence += 1
-        stem = f"{self._name}-{time.time_ns():020d}-{os.getpid()}-{self._sequence}"
-        partial = self.spool_dir / f"{stem}.partial"
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
-        with partial.open("w", encoding="utf-8") as handle:
-            handle.write("\n".join(_encode(row) for row in rows) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        partial.rename(self.spool_dir / f"{stem}{SPOOL_SUFFIX}")
-        self._spooled_rows += len(rows)
-
-    def _spool_files(self) -> list[Path]:
-        return sorted(self.spool_dir.glob(f"{self._name}-*{SPOOL_SUFFIX}"))
-
-    def _count_spooled_rows(self) -> int:
-        total = 0
-        for path in self._spool_files():
-            with path.open(encoding="utf-8") as handle:
-                total += sum(1 for line in handle if line.strip())
-        return total
-
-    def _replay_spool(self) -> bool:
-        """Write spooled files oldest first; False (and keep the files) if the database fails.
-
-        A file is claimed by renaming it, so two workers sharing the spool directory never
-        replay the same file at the same time.
-        """
-        for path in self._spool_files():
-            claimed = path.with_suffix(_CLAIMED_SUFFIX + f"-{os.getpid()}")
-            try:
-                path.rename(claimed)
-            except FileNotFoundError:
-                continue  # another worker claimed it
-            with claimed.open(encoding="utf-8") as handle:
-                rows = [_decode(line) for line in handle if line.strip()]
-            if not self._write(rows):
-                claimed.rename(path)
-                return False
-            claimed.unlink()
-            self._spooled_rows = max(0, self._spooled_rows - len(rows))
-        self._spooled_rows = self._count_spooled_rows()
-        return True
+        return None

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from housing.processes import free_server_port
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
@@ -17,6 +21,7 @@ from tests.fixtures.serving import (
     example_records,
     logged_prediction_ids,
     running_service,
+    wait_until_logged,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(600)]
@@ -77,3 +82,85 @@ def test_predictions_and_feedback_are_stored_in_postgresql_through_an_outage(
         )
     engine.dispose()
     assert stored == {ids[0]: 321000.0, ids[1]: 1e5}
+
+
+# ----------------------------------------------------------------------------- server restart
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+class ThrowawayCluster:
+    """A PostgreSQL cluster of this test only (initdb in a temp dir, a free port), so it can
+    be killed without touching the shared server. Runs as the ``postgres`` user when the test
+    runs as root (initdb refuses root)."""
+
+    def __init__(self, port: int) -> None:
+        import tempfile
+
+        self.port = port
+        self.directory = Path(tempfile.mkdtemp(prefix="housing-pg-"))
+        self.data = self.directory / "data"
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._as:
+            shutil.chown(self.directory, "postgres", "postgres")
+        self._run(PG_BIN / "initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                  "--no-sync")  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(PG_BIN / "pg_ctl", "-D", str(self.data), "-o", options, "-w", "-l",
+                  str(self.directory / "server.log"), "start")  # fmt: skip
+
+    def kill(self) -> None:
+        """What a crash does: no checkpoint, every connection dropped."""
+        self._run(PG_BIN / "pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def remove(self) -> None:
+        subprocess.run([*self._as, str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m",
+                        "immediate", "stop"], capture_output=True, check=False)  # fmt: skip
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _run(self, *command: object) -> None:
+        subprocess.run([*self._as, *map(str, command)], check=True, capture_output=True,
+                       cwd=self.directory, timeout=120)  # fmt: skip
+
+
+def test_postgresql_killed_and_restarted_under_load_loses_nothing(
+    champion_settings: Settings, postgres_url: str, tmp_path: Path
+) -> None:
+    if not (PG_BIN / "initdb").exists() or (os.geteuid() == 0 and not shutil.which("runuser")):
+        pytest.skip(f"needs PostgreSQL 15 binaries in {PG_BIN} (and runuser as root)")
+    cluster = ThrowawayCluster(free_server_port())
+    records = example_records(champion_settings)
+    try:
+        cluster.start()
+        with running_service(
+            champion_settings,
+            log_dir=tmp_path,
+            storage__url=cluster.url,
+            storage__spool_dir=tmp_path / "journal",
+            storage__flush_interval_s=0.1,
+            storage__retry_interval_s=0.5,
+            service__workers=2,
+        ) as service:
+            with LoadGenerator(service.url, records, clients=6, per_request=2) as load:
+                load.wait_for_answers(200)
+                cluster.kill()
+                load.wait_for_answers(len(load.answered_ids) + 300)
+                cluster.start()
+                load.wait_for_answers(len(load.answered_ids) + 300)
+            assert set(load.statuses) == {200}, "the journal keeps answers flowing"
+            answered = list(load.answered_ids)
+            missing = wait_until_logged(cluster.url, answered)
+            assert not missing, f"{len(missing)} of {len(answered)} answered predictions lost"
+            [answer] = service.predict(records[:1])
+            response = service.feedback([{"prediction_id": answer["prediction_id"],
+                                          "actual_price": 200000.0}])  # fmt: skip
+            assert response.status_code == 200, response.text
+            assert response.json()[0]["outcome"] == "accepted"
+    finally:
+        cluster.remove()

@@ -118,3 +118,13 @@ def test_cli_reports_a_bad_config_in_one_line_with_exit_code_2(tmp_path: Path) -
     assert result.exit_code == 2
     assert "model.estimator" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_unlogged_policy_is_refuse_by_default_and_validated() -> None:
+    settings = load_config(CONFIG, environ={})
+    assert settings.storage.on_log_unavailable == "refuse"
+    assert settings.storage.journal is True
+    served = load_config(CONFIG, environ={"HOUSING_STORAGE__ON_LOG_UNAVAILABLE": "serve"})
+    assert served.storage.on_log_unavailable == "serve"
+    with pytest.raises(ConfigError, match=r"storage\.on_log_unavailable: .*'refuse' or 'serve'"):
+        load_config(CONFIG, environ={"HOUSING_STORAGE__ON_LOG_UNAVAILABLE": "ignore"})

@@ -6,7 +6,6 @@ import asyncio
 import sqlite3
 import threading
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from serving.batching import AdaptiveBatcher
 from serving.errors import Overloaded
 from serving.prediction import prediction_ids
 from serving.schema import describe_errors, example_record, house_record_model, records_adapter
+from tests.fixtures.serving import log_rows
 from tests.fixtures.training import make_settings
 
 
@@ -144,16 +144,6 @@ def test_bearer_token_check() -> None:
 # ----------------------------------------------------------------------------- store
 
 
-def _rows(count: int) -> list[dict[str, Any]]:
-    now = datetime.now(UTC)
-    return [
-        {"prediction_id": str(uuid.uuid4()), "created_at": now, "model_version": "1",
-         "bento_tag": "housing_price:test", "protocol": "http", "features": {"x": i},
-         "price": 1e5, "price_low": 8e4, "price_high": 1.2e5, "latency_ms": 1.0}
-        for i in range(count)
-    ]  # fmt: skip
-
-
 def _count(writer: PredictionLogWriter) -> int:
     with writer.engine.connect() as connection:
         return connection.execute(select(func.count()).select_from(predictions)).scalar_one()
@@ -163,20 +153,20 @@ def test_log_writer_spools_while_the_database_is_locked_and_replays_after(
     settings: Settings,
 ) -> None:
     writer = PredictionLogWriter(settings.storage).start()
-    writer.append(_rows(10))
+    writer.append(log_rows(10))
     assert writer.flush() and _count(writer) == 10
     path = settings.storage.url.split(":///", 1)[1]
     blocker = sqlite3.connect(path, timeout=5, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
-        writer.append(_rows(25))
+        writer.append(log_rows(25))
         assert not writer.flush()
         assert writer.backlog == 25
         assert len(list(Path(settings.storage.spool_dir).glob("*.jsonl"))) >= 1
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    writer.append(_rows(5))
+    writer.append(log_rows(5))
     writer.close()
     assert _count(writer) == 40
     assert writer.backlog == 0
@@ -188,24 +178,24 @@ def test_spooled_rows_left_by_a_stopped_writer_are_replayed_by_the_next(
 ) -> None:
     first = PredictionLogWriter(settings.storage).start()
     path = settings.storage.url.split(":///", 1)[1]
-    first.append(_rows(1))
+    first.append(log_rows(1))
     first.flush()
     blocker = sqlite3.connect(path, timeout=5, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
-    first.append(_rows(7))
-    first.close()  # database still locked: the rows go to the spool
+    first.append(log_rows(7))
+    first.close()  # database still locked: the rows stay in the journal
     blocker.execute("ROLLBACK")
     blocker.close()
-    second = PredictionLogWriter(settings.storage).start()
-    assert second.backlog == 7
-    second.close()
+    second = PredictionLogWriter(settings.storage).start()  # replays leftovers at start-up
     assert _count(second) == 8
+    second.close()
+    assert not list(Path(settings.storage.spool_dir).iterdir())
 
 
 def test_feedback_from_many_threads_for_one_prediction_stores_one_value(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)  # the configured busy_timeout: writers queue, none fails
     writer = PredictionLogWriter(settings.storage).start()
-    [row] = _rows(1)
+    [row] = log_rows(1)
     writer.append([row])
     writer.close()
     plausible = PlausibleRange(1000, 1e7)
