@@ -1,10 +1,12 @@
 """The prediction path every protocol shares: validate, batch, price, log, count.
 
-HTTP (``service.py``) hands over records BentoML already validated against the same pydantic
-model; gRPC (``serving/grpc``) hands over plain dicts and :meth:`PredictionPath.predict`
-validates them. Both then go through :meth:`PredictionPath.predict_records`, in the worker's
-event loop: one adaptive-batching queue, one model reference, one prediction log, one set of
-metrics, with ``protocol`` as the only difference.
+HTTP (``service.py``) hands over records already validated against the configured schema
+(``serving.schema.RecordsDecoder``); gRPC (``serving/grpc``) hands over plain dicts and
+:meth:`PredictionPath.predict` validates them the same way: a column-wise check of the whole
+request, and the pydantic record model only to name the problems of a request it refuses.
+Both then go through :meth:`PredictionPath.predict_records`, in the worker's event loop: one
+adaptive-batching queue, one model reference, one prediction log, one set of metrics, with
+``protocol`` as the only difference.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from housing.config import Settings
-from housing.records import records_to_frame
+from housing.records import conforming_records_frame
 from housing.store.prediction_log import PredictionLogWriter
+from housing.validation import conforming_records
 from serving.batching import AdaptiveBatcher
 from serving.champion import ChampionHolder
 from serving.grpc.backend import FieldViolation, InvalidRequest
@@ -72,10 +75,15 @@ class PredictionPath:
             on_batch=metrics.batch_size.observe,
         )
 
-    def validate(self, records: Sequence[Mapping[str, Any]]) -> list[BaseModel]:
+    def validate(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Check raw records against the configured schema; InvalidRequest names each problem."""
+        records = list(records)
+        if len(records) <= self._settings.service.max_records_per_request:
+            conforming = conforming_records(records, self._settings)
+            if conforming is not None:
+                return conforming
         try:
-            return self._records.validate_python(list(records))
+            return [record.model_dump() for record in self._records.validate_python(records)]
         except ValidationError as exc:
             raise InvalidRequest(
                 [
@@ -96,15 +104,15 @@ class PredictionPath:
         return await self.predict_records(validated, protocol)
 
     async def predict_records(
-        self, records: Sequence[BaseModel], protocol: str
+        self, features: list[dict[str, Any]], protocol: str
     ) -> list[dict[str, Any]]:
-        """Price validated records through the shared batching queue and log every answer.
+        """Price validated records (plain dicts with every configured feature, as
+        :meth:`validate` returns them) through the shared batching queue and log every answer.
 
         Raises :class:`serving.champion.NoChampion` before the first model is loaded and
         :class:`serving.batching.Overloaded` when the queue cannot keep the latency bound.
         """
         started = time.perf_counter()
-        features = [record.model_dump() for record in records]
         try:
             scored = await self._batcher.submit(features)
         except Exception as exc:
@@ -155,7 +163,7 @@ class PredictionPath:
     def _score(self, batch: list[dict[str, Any]]) -> list[Scored]:
         """One model call for a merged batch (runs in the batcher's model thread)."""
         model = self._holder.current  # read once: the whole batch uses one version
-        estimates = model.pricing.predict(records_to_frame(batch, self._settings))
+        estimates = model.pricing.predict(conforming_records_frame(batch, self._settings))
         version, tag = str(model.version), model.bento_tag
         return [
             (

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from housing.config import FeatureSpec, Settings
+from housing.validation import conforming_records
 
 _PYTHON_TYPES: dict[str, type] = {"float": float, "int": int}
 
@@ -81,6 +83,39 @@ def records_adapter(record_model: type[BaseModel], max_records: int) -> TypeAdap
     return TypeAdapter(
         Annotated[list[record_model], Field(min_length=1, max_length=max_records)]  # type: ignore[valid-type]
     )
+
+
+class RecordsDecoder:
+    """A JSON request body (``{"houses": [...]}``) to validated records, as plain dicts.
+
+    The common case -- well-formed JSON whose records all obey the configured rules -- is
+    decoded by msgspec and checked column by column (:func:`housing.validation.conforming_records`),
+    with no pydantic model per record. Anything else goes through ``request_model``, the
+    request's pydantic model (the one the OpenAPI document shows), whose ``ValidationError``
+    names each record, field and reason: the error contract does not depend on the fast path.
+    """
+
+    def __init__(self, settings: Settings, request_model: type[BaseModel], key: str) -> None:
+        self._settings = settings
+        self._adapter = TypeAdapter(request_model)
+        self._key = key
+        self._max_records = settings.service.max_records_per_request
+        self._json = msgspec.json.Decoder()
+
+    def __call__(self, body: bytes) -> list[dict[str, Any]]:
+        """Validated records; raises :class:`pydantic.ValidationError` for a bad request."""
+        try:
+            payload = self._json.decode(body)
+        except msgspec.DecodeError:
+            payload = None
+        if type(payload) is dict and payload.keys() == {self._key}:
+            records = payload[self._key]
+            if isinstance(records, list) and len(records) <= self._max_records:
+                conforming = conforming_records(records, self._settings)
+                if conforming is not None:
+                    return conforming
+        request = self._adapter.validate_json(body)
+        return [record.model_dump() for record in getattr(request, self._key)]
 
 
 def describe_errors(error: ValidationError, root: str) -> list[tuple[int | None, str, str]]:

@@ -1,0 +1,149 @@
+"""The column-wise fast path of a prediction request agrees with the API's record model.
+
+``conforming_records`` may only accept what the pydantic record model accepts (and must hand
+the model the same values); the request decoder must answer a bad request with exactly the
+record model's errors, whatever the fast path did.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from typing import Annotated, Any
+
+import pandas as pd
+import pytest
+from pydantic import ConfigDict, Field, ValidationError, create_model
+
+from housing.config import Settings, load_config
+from housing.records import conforming_records_frame, records_to_frame
+from housing.validation import conforming_records
+from serving.schema import RecordsDecoder, example_record, house_record_model, records_adapter
+from tests.fixtures.training import ROOT
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return load_config(ROOT / "configuration.yaml", environ={})
+
+
+def real_records(count: int) -> list[dict[str, Any]]:
+    frame = pd.read_csv(ROOT / "data" / "california_housing.csv").head(count)
+    frame = frame.drop(columns=["median_house_value"]).astype(object)
+    return [
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+        for r in frame.to_dict(orient="records")
+    ]
+
+
+# One bad value per case: wrong types, out of range, non-finite, unknown, missing.
+BAD_VALUES: list[tuple[str, Any]] = [
+    ("median_income", 80.0), ("median_income", -0.5), ("median_income", "3.5"),
+    ("median_income", True), ("median_income", None), ("median_income", math.nan),
+    ("median_income", math.inf), ("median_income", [1.0]), ("median_income", 10**400),
+    ("longitude", "-122.2"), ("latitude", None), ("population", False),
+    ("total_bedrooms", math.nan), ("total_bedrooms", -1), ("total_bedrooms", "1"),
+    ("ocean_proximity", "ON THE MOON"), ("ocean_proximity", None), ("ocean_proximity", 1),
+    ("ocean_proximity", "inland"), ("garage", 2),
+]  # fmt: skip
+
+
+def pydantic_accepts(settings: Settings, records: list[Any]) -> list[dict[str, Any]] | None:
+    adapter = records_adapter(house_record_model(settings), 10_000)
+    try:
+        return [record.model_dump() for record in adapter.validate_python(records)]
+    except ValidationError:
+        return None
+
+
+def test_valid_records_are_accepted_with_the_record_models_values(settings: Settings) -> None:
+    records = real_records(300)
+    records[3]["total_bedrooms"] = None
+    del records[4]["total_bedrooms"]  # nullable: may be left out
+    records[5]["median_income"] = 3  # an integer for a float feature
+    fast = conforming_records(records, settings)
+    assert fast is not None
+    assert fast == pydantic_accepts(settings, records)
+    assert fast[4]["total_bedrooms"] is None and type(fast[5]["median_income"]) is float
+
+
+@pytest.mark.parametrize(("field", "value"), BAD_VALUES, ids=[f"{f}={v!r}" for f, v in BAD_VALUES])
+def test_a_single_bad_value_refuses_the_request_like_the_record_model(
+    settings: Settings, field: str, value: Any
+) -> None:
+    records = real_records(5)
+    records[2][field] = value
+    assert pydantic_accepts(settings, records) is None
+    assert conforming_records(records, settings) is None
+
+
+def test_missing_required_field_and_non_objects_are_refused(settings: Settings) -> None:
+    records = real_records(3)
+    del records[1]["latitude"]
+    assert conforming_records(records, settings) is None
+    assert conforming_records([*real_records(2), "house"], settings) is None
+    assert conforming_records([], settings) is None
+
+
+def test_random_mutations_never_pass_where_the_record_model_refuses(settings: Settings) -> None:
+    generator = random.Random(7)
+    fields = list(settings.dataset.features)
+    candidates = [None, True, "x", -1e9, 1e9, 0, 1, 2.5, math.nan, "INLAND", "NEAR BAY", 50]
+    for _ in range(400):
+        records = real_records(4)
+        for _ in range(generator.randint(1, 3)):
+            record = generator.choice(records)
+            record[generator.choice(fields)] = generator.choice(candidates)
+        fast = conforming_records(records, settings)
+        slow = pydantic_accepts(settings, records)
+        if fast is not None:
+            assert fast == slow, records
+
+
+def test_frame_of_conforming_records_equals_the_general_frame(settings: Settings) -> None:
+    records = conforming_records(real_records(200), settings)
+    assert records is not None
+    records[7]["total_bedrooms"] = None
+    pd.testing.assert_frame_equal(
+        conforming_records_frame(records, settings), records_to_frame(records, settings)
+    )
+
+
+def request_decoder(settings: Settings) -> RecordsDecoder:
+    """The decoder as service.py builds it (the request model of the OpenAPI document)."""
+    houses = Annotated[
+        list[house_record_model(settings)],  # type: ignore[misc]
+        Field(min_length=1, max_length=settings.service.max_records_per_request),
+    ]
+    request_model = create_model(
+        "PredictRequest", __config__=ConfigDict(extra="forbid"), houses=(houses, ...)
+    )
+    return RecordsDecoder(settings, request_model, key="houses")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"houses": []}', b'{"houses": [', b"[1, 2]", b'{"houses": [], "extra": 1}', b"",
+        json.dumps({"houses": [{"median_income": 80.0}]}).encode(),
+    ],
+    ids=["empty-list", "broken-json", "not-an-object", "unknown-top-level", "no-body",
+         "bad-record"],
+)  # fmt: skip
+def test_decoder_answers_bad_requests_with_the_request_models_errors(
+    settings: Settings, body: bytes
+) -> None:
+    decoder = request_decoder(settings)
+    with pytest.raises(ValidationError) as fast:
+        decoder(body)
+    with pytest.raises(ValidationError) as slow:
+        decoder._adapter.validate_json(body)
+    assert fast.value.errors() == slow.value.errors()
+
+
+def test_decoder_returns_complete_records(settings: Settings) -> None:
+    record = example_record(settings)
+    del record["total_bedrooms"]
+    [decoded] = request_decoder(settings)(json.dumps({"houses": [record]}).encode())
+    assert decoded == record | {"total_bedrooms": None}
