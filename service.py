@@ -43,7 +43,7 @@ from serving.schema import (  # noqa: E402
     FeedbackItem,
     FeedbackResult,
     PricePrediction,
-    RecordsDecoder,
+    RecordsCheck,
     house_record_model,
 )
 
@@ -145,6 +145,6 @@ HousingPriceService.add_asgi_middleware(
 HousingPriceService.add_asgi_middleware(
     JsonRoute,
     path="/predict",
-    decode=RecordsDecoder(SETTINGS, PredictRequest, key="houses"),
+    decode=RecordsCheck(SETTINGS, PredictRequest, key="houses").json_body,
     handler=_predict_json,
 )

@@ -39,7 +39,7 @@ from housing.processes import free_server_port
 # walked from its innermost frame outwards; the first frame that matches a marker decides.
 STAGES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("model: pipeline.predict", (("predict", "housing/pricing.py"),)),
-    ("model frame construction", (("records_to_frame", ""), ("conforming_records_frame", ""))),
+    ("model frame construction", (("records_to_frame", ""), ("validated_records_frame", ""))),
     ("request decoding and validation", (("validate_json", ""), ("validate_python", ""),
                                          ("", "serving/schema.py"),
                                          ("", "housing/validation.py"))),

@@ -39,7 +39,7 @@ def records_to_frame(
     return pd.DataFrame(columns, columns=names)
 
 
-def conforming_records_frame(
+def validated_records_frame(
     records: Sequence[Mapping[str, Any]], settings: Settings
 ) -> pd.DataFrame:
     """:func:`records_to_frame` for records that passed validation (numbers are ``int``,

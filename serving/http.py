@@ -144,7 +144,7 @@ class JsonRoute:
     (metrics, timeout, tracing config) in place. The ``@bentoml.api`` declaration stays the
     contract: OpenAPI, ``/docs`` and BentoML clients; non-JSON bodies still reach it.
     ``decode`` turns the body into the handler's argument and raises ``ValidationError`` for a
-    bad request (``serving.schema.RecordsDecoder``: the request model's errors).
+    bad request (``serving.schema.RecordsCheck.json_body``: the request model's errors).
     """
 
     def __init__(

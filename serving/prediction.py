@@ -1,9 +1,9 @@
 """The prediction path every protocol shares: validate, batch, price, log, count.
 
 HTTP (``service.py``) hands over records already validated against the configured schema
-(``serving.schema.RecordsDecoder``); gRPC (``serving/grpc``) hands over plain dicts and
-:meth:`PredictionPath.predict` validates them the same way: a column-wise check of the whole
-request, and the pydantic record model only to name the problems of a request it refuses.
+(``serving.schema.RecordsCheck``); gRPC (``serving/grpc``) hands over plain dicts and
+:meth:`PredictionPath.predict` validates them the same way: msgspec for the whole request, and
+the pydantic record model only to name the problems of a request msgspec refuses.
 Both then go through :meth:`PredictionPath.predict_records`, in the worker's event loop: one
 adaptive-batching queue, one model reference, one prediction log, one set of metrics, with
 ``protocol`` as the only difference.
@@ -20,14 +20,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from housing.config import Settings
-from housing.records import conforming_records_frame
+from housing.records import validated_records_frame
 from housing.store.prediction_log import PredictionLogWriter
-from housing.validation import conforming_records
 from serving.batching import AdaptiveBatcher
 from serving.champion import ChampionHolder
 from serving.grpc.backend import FieldViolation, InvalidRequest
 from serving.metrics import ServingMetrics
-from serving.schema import describe_errors, house_record_model, records_adapter
+from serving.schema import RecordsCheck, describe_errors, house_record_model
 
 # (price, price_low, price_high, model_version, bento_tag) for one record.
 Scored = tuple[float, float, float, str, str]
@@ -67,7 +66,7 @@ class PredictionPath:
         self._log = log
         self._metrics = metrics
         self.record_model = house_record_model(settings)
-        self._records = records_adapter(self.record_model, settings.service.max_records_per_request)
+        self._check = RecordsCheck(settings)
         self._batcher: AdaptiveBatcher[dict[str, Any], Scored] = AdaptiveBatcher(
             self._score,
             max_batch_size=settings.service.max_batch_size,
@@ -77,13 +76,8 @@ class PredictionPath:
 
     def validate(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Check raw records against the configured schema; InvalidRequest names each problem."""
-        records = list(records)
-        if len(records) <= self._settings.service.max_records_per_request:
-            conforming = conforming_records(records, self._settings)
-            if conforming is not None:
-                return conforming
         try:
-            return [record.model_dump() for record in self._records.validate_python(records)]
+            return self._check.records(list(records))
         except ValidationError as exc:
             raise InvalidRequest(
                 [
@@ -163,7 +157,7 @@ class PredictionPath:
     def _score(self, batch: list[dict[str, Any]]) -> list[Scored]:
         """One model call for a merged batch (runs in the batcher's model thread)."""
         model = self._holder.current  # read once: the whole batch uses one version
-        estimates = model.pricing.predict(conforming_records_frame(batch, self._settings))
+        estimates = model.pricing.predict(validated_records_frame(batch, self._settings))
         version, tag = str(model.version), model.bento_tag
         return [
             (
