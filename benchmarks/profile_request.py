@@ -26,11 +26,11 @@ from benchmarks.serving import (
     HOUSING_CLI,
     RESULTS,
     ROOT,
-    TOKEN,
-    base_environ,
-    ensure_champion,
+    WRK_SCRIPT,
+    benchmark_environ,
     sample_records,
     server_process,
+    service_environ,
     write_bodies,
 )
 from housing.processes import free_server_port
@@ -100,24 +100,13 @@ def main(argv: list[str] | None = None) -> None:
     if not Path(py_spy).exists() or shutil.which("wrk") is None:
         raise SystemExit("needs py-spy (pip install py-spy) and wrk (apt-get install wrk)")
     config = args.config.resolve()
-    state = RESULTS / "state"
-    state.mkdir(parents=True, exist_ok=True)
-    environ = base_environ(state, config)
-    ensure_champion(environ)
+    environ = benchmark_environ(config)
     work = Path(tempfile.mkdtemp(prefix="profile-", dir=RESULTS))
     bodies = write_bodies(sample_records(config, 200 * args.records), args.records, work)
     script = work / "post.lua"
-    from benchmarks.serving import _WRK_SCRIPT
-
-    script.write_text(_WRK_SCRIPT % {"bodies": bodies})
+    script.write_text(WRK_SCRIPT % {"bodies": bodies})
     port = free_server_port()
-    server_env = environ | {
-        "HOUSING_STORAGE__URL": f"sqlite:///{work / 'predictions.db'}",
-        "HOUSING_STORAGE__SPOOL_DIR": str(work / "spool"),
-        "HOUSING_SERVICE__PORT": str(port),
-        "HOUSING_SERVICE__GRPC_PORT": str(free_server_port()),
-        "HOUSING_FEEDBACK_TOKEN": TOKEN,
-    }
+    server_env = service_environ(environ, work, "service", port)
     raw = work / "profile.txt"
     command = [*HOUSING_CLI, "serve", "--no-train"]
     with server_process(command, server_env, port, work / "service.log") as url:

@@ -77,7 +77,7 @@ SERVER_LABELS = {
     MLSERVER: "Seldon MLServer",
 }
 
-_WRK_SCRIPT = """
+WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local bodies = {}
@@ -138,6 +138,26 @@ def state_environ(state: Path) -> dict[str, str]:
 def base_environ(state: Path, config: Path) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HOUSING_")}
     return clean | state_environ(state) | {"HOUSING_CONFIG": str(config)}
+
+
+def benchmark_environ(config: Path) -> dict[str, str]:
+    """The environment of the benchmark's state, with a champion trained into it if needed."""
+    state = RESULTS / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    environ = base_environ(state, config)
+    ensure_champion(environ)
+    return environ
+
+
+def service_environ(environ: dict[str, str], work: Path, name: str, port: int) -> dict[str, str]:
+    """``housing serve`` on ``port`` with its own prediction log and spool in ``work``."""
+    return environ | {
+        "HOUSING_STORAGE__URL": f"sqlite:///{work / f'{name}-predictions.db'}",
+        "HOUSING_STORAGE__SPOOL_DIR": str(work / f"{name}-spool"),
+        "HOUSING_SERVICE__PORT": str(port),
+        "HOUSING_SERVICE__GRPC_PORT": str(free_server_port()),
+        "HOUSING_FEEDBACK_TOKEN": TOKEN,
+    }
 
 
 def ensure_champion(environ: dict[str, str]) -> None:
@@ -497,10 +517,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
 
     config = args.config.resolve()
-    state = RESULTS / "state"
-    state.mkdir(parents=True, exist_ok=True)
-    environ = base_environ(state, config)
-    ensure_champion(environ)
+    environ = benchmark_environ(config)
     started = datetime.now(UTC)
     machine = machine_description()
     records = sample_records(config, DISTINCT_BODIES * max(args.records))
@@ -525,7 +542,7 @@ def main(argv: list[str] | None = None) -> None:
         for per_request in args.records:
             bodies = write_bodies(records, per_request, work, encode, name)
             script = work / f"post-{name}-{per_request}.lua"
-            script.write_text(_WRK_SCRIPT % {"bodies": bodies})
+            script.write_text(WRK_SCRIPT % {"bodies": bodies})
             scripts[name][per_request] = script
             first_bodies[name][per_request] = bodies.open().readline().strip()
         check_bodies[name] = [
@@ -570,15 +587,9 @@ def main(argv: list[str] | None = None) -> None:
                     path=peer.predict_path, drain_bodies=first_bodies[fmt], prices_match=match,
                 )  # fmt: skip
             continue
-        db = f"sqlite:///{work / f'{server}-predictions.db'}"
-        grpc_port = free_server_port()
-        server_env = environ | {
-            "HOUSING_STORAGE__URL": db,
-            "HOUSING_STORAGE__SPOOL_DIR": str(work / f"{server}-spool"),
-            "HOUSING_SERVICE__PORT": str(port),
-            "HOUSING_SERVICE__GRPC_PORT": str(grpc_port),
-            "HOUSING_FEEDBACK_TOKEN": TOKEN,
-        }
+        server_env = service_environ(environ, work, server, port)
+        db = server_env["HOUSING_STORAGE__URL"]
+        grpc_port = int(server_env["HOUSING_SERVICE__GRPC_PORT"])
         if args.workers:
             server_env["HOUSING_SERVICE__WORKERS"] = str(args.workers)
         if server == "no-batching":

@@ -10,6 +10,7 @@ what BentoML answers as HTTP 400 and what gRPC turns into INVALID_ARGUMENT.
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Annotated, Any, Literal
 
@@ -96,6 +97,9 @@ def _struct_field_type(spec: FeatureSpec) -> Any:
         ceiling = sys.float_info.max if spec.type == "float" else None
         low = spec.min if spec.min is not None else floor
         high = spec.max if spec.max is not None else ceiling
+        if spec.type == "int":  # msgspec wants integer bounds for integers: the same set
+            low = None if low is None else math.ceil(low)
+            high = None if high is None else math.floor(high)
         annotated = Annotated[_PYTHON_TYPES[spec.type], msgspec.Meta(ge=low, le=high)]
     return annotated | None if spec.nullable else annotated
 

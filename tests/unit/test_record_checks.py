@@ -168,3 +168,13 @@ def test_absent_nullable_features_come_back_as_none(settings: Settings) -> None:
     del record["total_bedrooms"]
     [decoded] = request_check(settings).json_body(json.dumps({"houses": [record]}).encode())
     assert decoded == record | {"total_bedrooms": None}
+
+
+def test_integer_features_take_integers_inside_their_range_only() -> None:
+    """The Boston profile has ``int`` features (CHAS, RAD, TAX) with bounds from YAML."""
+    boston = load_config(ROOT / "examples" / "boston" / "configuration.yaml", environ={})
+    record = example_record(boston)
+    assert msgspec_accepts(boston, [record]) == pydantic_accepts(boston, [record]) is not None
+    for value in (300.0, 1001, 99, True, "300"):
+        bad = [record | {"TAX": value}]
+        assert msgspec_accepts(boston, bad) is None and pydantic_accepts(boston, bad) is None
