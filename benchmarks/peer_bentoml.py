@@ -9,24 +9,26 @@ defaults everywhere else (one worker, default batch size and latency).
 
 from __future__ import annotations
 
+import json
 import os
+from typing import Any
 
 import bentoml
 import joblib
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import create_model
 
-
-class House(BaseModel):
-    longitude: float
-    latitude: float
-    housing_median_age: float
-    total_rooms: float
-    total_bedrooms: float | None = None
-    population: float
-    households: float
-    median_income: float
-    ocean_proximity: str
+# The house fields as a user would declare them: {"name": ["float" | "str", nullable]} from the
+# benchmark (the configured features), in the pipeline's column order.
+_FIELDS: dict[str, tuple[str, bool]] = json.loads(os.environ.get("PEER_FEATURES", "{}"))
+_TYPES: dict[str, Any] = {"float": float, "str": str}
+House = create_model(
+    "House",
+    **{
+        name: ((_TYPES[kind] | None, None) if nullable else (_TYPES[kind], ...))
+        for name, (kind, nullable) in _FIELDS.items()
+    },
+)  # type: ignore[call-overload]
 
 
 @bentoml.service
@@ -35,7 +37,8 @@ class DefaultBatchable:
         self.pipeline = joblib.load(os.environ["PEER_MODEL"])
 
     @bentoml.api(batchable=True)
-    def predict(self, houses: list[House]) -> list[float]:
-        frame = pd.DataFrame([house.model_dump() for house in houses])
-        frame["total_bedrooms"] = frame["total_bedrooms"].astype("float64")
+    def predict(self, houses: list[House]) -> list[float]:  # type: ignore[valid-type]
+        frame = pd.DataFrame([house.model_dump() for house in houses], columns=list(_FIELDS))
+        numbers = [name for name, (kind, _) in _FIELDS.items() if kind == "float"]
+        frame[numbers] = frame[numbers].astype("float64")
         return [float(price) for price in self.pipeline.predict(frame)]

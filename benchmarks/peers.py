@@ -165,8 +165,13 @@ def mlserver_peer(
     )
 
 
-def bentoml_peer(model_path: Path, port: int) -> Peer:
-    environ = _peer_environ() | {"PEER_MODEL": str(model_path), "BENTOML_DO_NOT_TRACK": "true"}
+def bentoml_peer(model_path: Path, port: int, features: dict[str, tuple[str, bool]]) -> Peer:
+    """``features``: name -> ("float" or "str", nullable), the house fields of the peer."""
+    environ = _peer_environ() | {
+        "PEER_MODEL": str(model_path),
+        "PEER_FEATURES": json.dumps(features),
+        "BENTOML_DO_NOT_TRACK": "true",
+    }
     bentoml = Path(sys.executable).parent / "bentoml"
     return Peer(
         name="BentoML 1.4 default @bentoml.api(batchable=True)",

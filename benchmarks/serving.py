@@ -527,6 +527,10 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_config(config, environ={})
     columns = settings.feature_names
     categorical = {n for n, s in settings.dataset.features.items() if s.type == "category"}
+    peer_features = {
+        name: ("str" if name in categorical else "float", spec.nullable)
+        for name, spec in settings.dataset.features.items()
+    }
     largest = max(args.records)
     check_records = records[: CHECK_BODIES * largest]
     model_path, expected = peers.export_champion(environ, work / "export", check_records)
@@ -572,7 +576,7 @@ def main(argv: list[str] | None = None) -> None:
             peer = (
                 peers.mlserver_peer(model_path, work, port, free_server_port(), free_server_port())
                 if server == MLSERVER
-                else peers.bentoml_peer(model_path, port)
+                else peers.bentoml_peer(model_path, port, peer_features)
             )
             with server_process(
                 peer.command, peer.environ, port, work / f"{server}.log",
