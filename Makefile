@@ -56,10 +56,13 @@ format: install ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: install ## Serving benchmark (writes benchmarks/results/, see docs/benchmarks.md)
+# Side by side with Seldon MLServer and default BentoML (docs/benchmarks.md); the peers' virtual
+# environments are created from PyPI on first use under var/benchmark-peers/.
+# `make bench BENCH_ARGS=--write-docs` also puts the table into docs/benchmarks.md.
+bench: install ## Serving benchmark against the peers (writes benchmarks/results/)
 	@command -v wrk >/dev/null 2>&1 || [ "$$(id -u)" -ne 0 ] \
 		|| (apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk >/dev/null)
-	$(VENV)/bin/python -m benchmarks.serving
+	$(VENV)/bin/python -m benchmarks.serving $(BENCH_ARGS)
 
 container: install ## Build the champion's Bento and its container image (docker/podman/buildah)
 	$(HOUSING) containerize $(BENTO)

@@ -26,7 +26,7 @@ prepare_process(
 )
 
 import bentoml  # noqa: E402  (BENTOML_HOME must be set first)
-from pydantic import BaseModel, ConfigDict, Field, create_model  # noqa: E402
+from pydantic import ConfigDict, Field, create_model  # noqa: E402
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.responses import Response  # noqa: E402
@@ -49,6 +49,7 @@ from serving.schema import (  # noqa: E402
     FeedbackItem,
     FeedbackResult,
     PricePrediction,
+    RecordsCheck,
     house_record_model,
 )
 
@@ -67,8 +68,8 @@ FeedbackItems = Annotated[
 ]
 
 
-async def _predict_json(request: BaseModel) -> Response:
-    return await bentoml.get_current_service().answer_predict(request.houses)  # type: ignore[attr-defined]
+async def _predict_json(houses: list[dict]) -> Response:
+    return await bentoml.get_current_service().answer_predict(houses)  # type: ignore[attr-defined]
 
 
 async def _model_info() -> dict:
@@ -104,9 +105,10 @@ class HousingPriceService:
     @bentoml.api(route="/predict")
     async def predict(self, houses: Houses) -> list[PricePrediction]:
         """Price houses: one answer per record, in order, with interval and model version."""
-        return await self.answer_predict(houses)  # type: ignore[return-value]
+        records = [house.model_dump() for house in houses]
+        return await self.answer_predict(records)  # type: ignore[return-value]
 
-    async def answer_predict(self, houses: list[BaseModel]) -> Response:
+    async def answer_predict(self, houses: list[dict]) -> Response:
         try:
             answers = await self.core.prediction.predict_records(houses, "http")
         except (Unavailable, PredictionLogUnavailable) as exc:
@@ -147,5 +149,8 @@ HousingPriceService.add_asgi_middleware(
 )
 # Innermost of the two: JSON predictions are answered right after the size check (see JsonRoute).
 HousingPriceService.add_asgi_middleware(
-    JsonRoute, path="/predict", request_model=PredictRequest, handler=_predict_json
+    JsonRoute,
+    path="/predict",
+    decode=RecordsCheck(SETTINGS, PredictRequest, key="houses").json_body,
+    handler=_predict_json,
 )

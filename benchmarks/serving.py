@@ -1,17 +1,23 @@
-"""The serving benchmark: the Bento service, the same with its write-ahead journal off and with
-batching off, and a challenge-style baseline, side by side on one machine and one model.
+"""The serving benchmark: the service against the systems a user would pick instead, side by side
+on one machine with one fitted pipeline.
 
-    python -m benchmarks.serving                      # or: make bench
-    python -m benchmarks.serving --duration 5 --concurrency 64 --records 1
+    python -m benchmarks.serving                      # or: make bench (BENCH_ARGS=--write-docs)
+    python -m benchmarks.serving --servers service no-batching baseline --concurrency 1 16 64
 
-For every server and every (records per request, concurrency) pair it runs ``wrk`` (a C load
-generator: one thread, closed loop, keep-alive) for a warm-up and then for ``--duration``
-seconds, and reports requests/s, rows/s, p50/p99 latency, non-2xx answers, the mean adaptive
-batch size (from the service's ``/metrics``) and whether every answered prediction reached the
-log (rows logged during the run == rows answered). All state lives in
-``benchmarks/results/state`` (the model is trained there once, with the configured
-parameters); results go to ``benchmarks/results/serving-<time>.{md,json}`` and, with
-``--write-docs``, between the markers in ``docs/benchmarks.md``.
+By default it runs the service, Seldon MLServer and a default BentoML batchable service
+(``benchmarks/peers.py``: each in its own process, MLServer in its own virtual environment
+created from PyPI on first use) at 64 clients with 1 and 100 records per request. For every
+server and every (records per request, concurrency) pair it runs ``wrk -t2`` (a C load
+generator: closed loop, keep-alive) for a warm-up, drains the server (single requests until one
+answers fast: wrk drops its in-flight requests at the end of a run while the server still works
+on them), then measures for ``--duration`` seconds: requests/s, rows/s, p50/p99 latency,
+non-2xx answers, the mean adaptive batch size (from the service's ``/metrics``) and whether
+every answered prediction reached the log (rows logged during the run >= rows answered). Before
+the load, every system prices the same houses and each price is compared with the offline
+pipeline's (1e-6 relative). All state lives in ``benchmarks/results/state`` (the model is
+trained there once, with the configured parameters); results go to
+``benchmarks/results/serving-<time>.{md,json}`` and, with ``--write-docs``, between the markers
+in ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks import peers
 from support.processes import free_server_port, stop_process, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,8 +61,24 @@ STOP_TIMEOUT_S = 60.0
 # Different houses per request, so nothing is served from a lucky cache line.
 DISTINCT_BODIES = 200
 SEED = 42
+# Correctness: every system prices these houses before its load runs.
+CHECK_BODIES = 3
+PRICE_RTOL = 1e-6
+# Drain after the warm-up: single requests until one answers within this, for at most the limit.
+DRAIN_FAST_S = 0.1
+DRAIN_LIMIT_S = 30.0
+WRK_THREADS = 2
+MLSERVER = "mlserver"
+SERVER_LABELS = {
+    "service": "service",
+    "no-journal": "service, journal off",
+    "no-batching": "service, batching off",
+    "baseline": "challenge-style baseline",
+    "bentoml-default": "BentoML default batchable",
+    MLSERVER: "Seldon MLServer",
+}
 
-_WRK_SCRIPT = """
+WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local bodies = {}
@@ -84,6 +107,7 @@ class Row:
     mean_batch: float | None
     rows_answered: int
     rows_logged: int | None
+    prices_match: str = "n/a"
 
     @property
     def all_logged(self) -> str:
@@ -114,6 +138,26 @@ def base_environ(state: Path, config: Path) -> dict[str, str]:
     )
 
 
+def benchmark_environ(config: Path) -> dict[str, str]:
+    """The environment of the benchmark's state, with a champion trained into it if needed."""
+    state = RESULTS / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    environ = base_environ(state, config)
+    ensure_champion(environ)
+    return environ
+
+
+def service_environ(environ: dict[str, str], work: Path, name: str, port: int) -> dict[str, str]:
+    """``housing serve`` on ``port`` with its own prediction log and spool in ``work``."""
+    return environ | {
+        "HOUSING_STORAGE__URL": f"sqlite:///{work / f'{name}-predictions.db'}",
+        "HOUSING_STORAGE__SPOOL_DIR": str(work / f"{name}-spool"),
+        "HOUSING_SERVICE__PORT": str(port),
+        "HOUSING_SERVICE__GRPC_PORT": str(free_server_port()),
+        "HOUSING_FEEDBACK_TOKEN": TOKEN,
+    }
+
+
 def ensure_champion(environ: dict[str, str]) -> None:
     """Train (with the configured parameters) unless this state already has a champion."""
     probe = subprocess.run(
@@ -130,7 +174,13 @@ def ensure_champion(environ: dict[str, str]) -> None:
 
 @contextmanager
 def server_process(
-    command: Sequence[str], environ: dict[str, str], port: int, log: Path
+    command: Sequence[str],
+    environ: dict[str, str],
+    port: int,
+    log: Path,
+    *,
+    ready_path: str = "/readyz",
+    whole_group: bool = False,
 ) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as handle:
@@ -139,10 +189,28 @@ def server_process(
             start_new_session=True,
         )  # fmt: skip
     try:
-        wait_until_ready(url, process, log, READY_TIMEOUT_S)
+        if ready_path == "/readyz":
+            wait_until_ready(url, process, log, READY_TIMEOUT_S)
+        else:
+            _wait_for(url + ready_path, process, log)
         yield url
     finally:
-        stop_process(process, STOP_TIMEOUT_S)
+        stop_process(process, STOP_TIMEOUT_S, whole_group=whole_group)
+
+
+def _wait_for(url: str, process: subprocess.Popen[Any], log: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-4000:]
+            raise RuntimeError(f"server exited with {process.returncode}:\n{tail}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {READY_TIMEOUT_S:.0f} s")
 
 
 # ----------------------------------------------------------------------------- load
@@ -156,13 +224,21 @@ def sample_records(config: Path, count: int) -> list[dict[str, Any]]:
     return dataset_records(settings, count, seed=SEED, replace=True)
 
 
-def write_bodies(records: list[dict[str, Any]], per_request: int, directory: Path) -> Path:
-    path = directory / f"bodies-{per_request}.jsonl"
+def write_bodies(
+    records: list[dict[str, Any]],
+    per_request: int,
+    directory: Path,
+    encode: Any = None,
+    name: str = "houses",
+) -> Path:
+    """``DISTINCT_BODIES`` request bodies, one per line; ``encode(houses)`` writes a body."""
+    encode = encode or (lambda houses: json.dumps({"houses": houses}))
+    path = directory / f"bodies-{name}-{per_request}.jsonl"
     with path.open("w") as handle:
         for index in range(DISTINCT_BODIES):
             start = index * per_request
             houses = [records[(start + k) % len(records)] for k in range(per_request)]
-            handle.write(json.dumps({"houses": houses}) + "\n")
+            handle.write(encode(houses) + "\n")
     return path
 
 
@@ -171,11 +247,14 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def run_wrk(url: str, script: Path, concurrency: int, duration_s: float) -> dict[str, Any]:
+def run_wrk(
+    url: str, script: Path, concurrency: int, duration_s: float, path: str = "/predict"
+) -> dict[str, Any]:
     timeout = "30s"
+    threads = min(WRK_THREADS, concurrency)
     output = subprocess.run(
-        ["wrk", "-t1", f"-c{concurrency}", f"-d{duration_s}s", "--latency", f"--timeout={timeout}",
-         "-s", str(script), f"{url}/predict"],
+        ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{duration_s}s", "--latency",
+         f"--timeout={timeout}", "-s", str(script), f"{url}{path}"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
@@ -191,6 +270,35 @@ def run_wrk(url: str, script: Path, concurrency: int, duration_s: float) -> dict
         "socket_errors": sum(int(g) for g in errors.groups()) if errors else 0,
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
     }
+
+
+def drain(url: str, path: str, body: str) -> None:
+    """Single requests until one answers fast: the server has finished what wrk left behind."""
+    deadline = time.monotonic() + DRAIN_LIMIT_S
+    headers = {"Content-Type": "application/json"}
+    with httpx.Client(timeout=60) as client:
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            client.post(f"{url}{path}", content=body, headers=headers)
+            if time.monotonic() - started < DRAIN_FAST_S:
+                return
+
+
+def check_prices(
+    url: str, path: str, bodies: Sequence[str], expected: Sequence[float], body_format: str
+) -> str:
+    """Price the check houses and compare with the offline pipeline: "yes" or "NO (k/n)"."""
+    answered: list[float] = []
+    with httpx.Client(timeout=60) as client:
+        for body in bodies:
+            response = client.post(
+                f"{url}{path}", content=body, headers={"Content-Type": "application/json"}
+            )
+            if response.status_code != 200:
+                return f"NO (HTTP {response.status_code})"
+            answered += peers.answer_prices(body_format, response.json())
+    wrong = peers.price_mismatches(expected, answered, PRICE_RTOL)
+    return "yes" if wrong == 0 else f"NO ({wrong}/{len(expected)})"
 
 
 def metric(url: str, name: str) -> float:
@@ -274,15 +382,20 @@ def measure(
     warmup_s: float,
     log_count: Any,
     batching_metrics: bool,
+    path: str = "/predict",
+    drain_bodies: dict[int, str] | None = None,
+    prices_match: str = "n/a",
 ) -> list[Row]:
     rows: list[Row] = []
     for per_request in records:
         for concurrency in concurrencies:
-            run_wrk(url, scripts[per_request], concurrency, warmup_s)
+            run_wrk(url, scripts[per_request], concurrency, warmup_s, path)
+            if drain_bodies:
+                drain(url, path, drain_bodies[per_request])
             before = settled_count(log_count) if log_count else None
             batch_sum = metric(url, "housing_batch_size_sum") if batching_metrics else 0.0
             batch_count = metric(url, "housing_batch_size_count") if batching_metrics else 0.0
-            result = run_wrk(url, scripts[per_request], concurrency, duration_s)
+            result = run_wrk(url, scripts[per_request], concurrency, duration_s, path)
             mean_batch = None
             if batching_metrics:
                 batches = metric(url, "housing_batch_size_count") - batch_count
@@ -299,6 +412,7 @@ def measure(
                 non_2xx=result["non_2xx"], socket_errors=result["socket_errors"],
                 mean_batch=mean_batch, rows_answered=ok * per_request,
                 rows_logged=None if before is None else after - before,
+                prices_match=prices_match,
             )  # fmt: skip
             print(format_row(row), flush=True)
             rows.append(row)
@@ -351,16 +465,40 @@ def write_docs(markdown: str) -> None:
     DOCS.write_text(text)
 
 
+def side_by_side(rows: Sequence[Row]) -> str:
+    """One table: every system per (records, clients), with its ratio to MLServer's rows/s."""
+    reference = {
+        (r.records_per_request, r.concurrency): r.rows_per_s
+        for r in rows
+        if r.server == SERVER_LABELS[MLSERVER] and r.protocol == "HTTP"
+    }
+    lines = [
+        "| system | records/request | clients | requests/s | rows/s | x MLServer | p50 ms "
+        "| p99 ms | non-2xx | mean batch | prices = offline | all logged |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (r.records_per_request, r.concurrency)):
+        base = reference.get((r.records_per_request, r.concurrency))
+        ratio = f"{r.rows_per_s / base:.2f}" if base else ""
+        batch = "" if r.mean_batch is None else f"{r.mean_batch:g}"
+        errors = f"{r.non_2xx}" + (f" (+{r.socket_errors} socket)" if r.socket_errors else "")
+        lines.append(
+            f"| {r.server} ({r.protocol}) | {r.records_per_request} | {r.concurrency} "
+            f"| {r.requests_per_s:,.0f} | {r.rows_per_s:,.0f} | {ratio} | {r.p50_ms:g} "
+            f"| {r.p99_ms:g} | {errors} | {batch} | {r.prices_match} | {r.all_logged} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serving benchmark (see module docstring)")
     parser.add_argument("--config", type=Path, default=ROOT / "configuration.yaml")
-    parser.add_argument("--servers", nargs="+",
-                        default=["service", "no-journal", "no-batching", "baseline"],
-                        choices=["service", "no-journal", "no-batching", "baseline"])  # fmt: skip
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--servers", nargs="+", default=["service", MLSERVER, "bentoml-default"],
+                        choices=list(SERVER_LABELS))  # fmt: skip
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[64])
     parser.add_argument("--records", type=int, nargs="+", default=[1, 100])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per row")
-    parser.add_argument("--warmup", type=int, default=3, help="seconds before each row")
+    parser.add_argument("--duration", type=int, default=15, help="seconds per row")
+    parser.add_argument("--warmup", type=int, default=5, help="seconds before each row")
     parser.add_argument("--workers", type=int, default=None, help="override service.workers")
     parser.add_argument("--grpc", action="store_true", help="also gRPC rows (benchmarks.grpc_load)")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
@@ -369,61 +507,97 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
 
     config = args.config.resolve()
-    state = RESULTS / "state"
-    state.mkdir(parents=True, exist_ok=True)
-    environ = base_environ(state, config)
-    ensure_champion(environ)
+    environ = benchmark_environ(config)
     started = datetime.now(UTC)
     machine = machine_description()
     records = sample_records(config, DISTINCT_BODIES * max(args.records))
     work = Path(tempfile.mkdtemp(prefix="serving-bench-", dir=RESULTS))
-    scripts: dict[int, Path] = {}
-    for per_request in args.records:
-        bodies = write_bodies(records, per_request, work)
-        script = work / f"post-{per_request}.lua"
-        script.write_text(_WRK_SCRIPT % {"bodies": bodies})
-        scripts[per_request] = script
+    from housing.config import load_config
 
+    settings = load_config(config, environ={})
+    columns = settings.feature_names
+    categorical = {n for n, s in settings.dataset.features.items() if s.type == "category"}
+    peer_features = {
+        name: ("str" if name in categorical else "float", spec.nullable)
+        for name, spec in settings.dataset.features.items()
+    }
+    largest = max(args.records)
+    check_records = records[: CHECK_BODIES * largest]
+    model_path, expected = peers.export_champion(environ, work / "export", check_records)
+    body_formats = {
+        "houses": None,
+        "v2": lambda houses: peers.request_body("v2", houses, columns, categorical),
+    }
+    scripts: dict[str, dict[int, Path]] = {}
+    first_bodies: dict[str, dict[int, str]] = {}
+    check_bodies: dict[str, list[str]] = {}
+    for name, encode in body_formats.items():
+        scripts[name], first_bodies[name] = {}, {}
+        for per_request in args.records:
+            bodies = write_bodies(records, per_request, work, encode, name)
+            script = work / f"post-{name}-{per_request}.lua"
+            script.write_text(WRK_SCRIPT % {"bodies": bodies})
+            scripts[name][per_request] = script
+            first_bodies[name][per_request] = bodies.open().readline().strip()
+        check_bodies[name] = [
+            peers.request_body(name, check_records[i : i + largest], columns, categorical)
+            for i in range(0, len(check_records), largest)
+        ]
+
+    print(TABLE_HEADER, flush=True)
     rows: list[Row] = []
     for server in args.servers:
         port = free_server_port()
+        label = SERVER_LABELS[server]
         if server == "baseline":
             log = work / "baseline-log.csv"
             command = [sys.executable, "-m", "benchmarks.challenge_baseline", "--port", str(port),
                        "--log", str(log)]  # fmt: skip
             with server_process(command, environ, port, work / "baseline.log") as url:
                 rows += measure(
-                    "challenge-style baseline", url, scripts=scripts,
+                    label, url, scripts=scripts["houses"],
                     records=[r for r in args.records if r == 1],
                     concurrencies=args.concurrency, duration_s=args.duration,
                     warmup_s=args.warmup, log_count=lambda log=log: csv_lines(log),
-                    batching_metrics=False,
+                    batching_metrics=False, drain_bodies=first_bodies["houses"],
                 )  # fmt: skip
             continue
-        db = f"sqlite:///{work / f'{server}-predictions.db'}"
-        grpc_port = free_server_port()
-        server_env = environ | {
-            "HOUSING_STORAGE__URL": db,
-            "HOUSING_STORAGE__SPOOL_DIR": str(work / f"{server}-spool"),
-            "HOUSING_SERVICE__PORT": str(port),
-            "HOUSING_SERVICE__GRPC_PORT": str(grpc_port),
-            "HOUSING_FEEDBACK_TOKEN": TOKEN,
-        }
+        if server in (MLSERVER, "bentoml-default"):
+            peer = (
+                peers.mlserver_peer(model_path, work, port, free_server_port(), free_server_port())
+                if server == MLSERVER
+                else peers.bentoml_peer(model_path, port, peer_features)
+            )
+            with server_process(
+                peer.command, peer.environ, port, work / f"{server}.log",
+                ready_path=peer.ready_path, whole_group=True,
+            ) as url:  # fmt: skip
+                fmt = peer.body_format
+                match = check_prices(url, peer.predict_path, check_bodies[fmt], expected, fmt)
+                rows += measure(
+                    label, url, scripts=scripts[fmt], records=args.records,
+                    concurrencies=args.concurrency, duration_s=args.duration,
+                    warmup_s=args.warmup, log_count=None, batching_metrics=False,
+                    path=peer.predict_path, drain_bodies=first_bodies[fmt], prices_match=match,
+                )  # fmt: skip
+            continue
+        server_env = service_environ(environ, work, server, port)
+        db = server_env["HOUSING_STORAGE__URL"]
+        grpc_port = int(server_env["HOUSING_SERVICE__GRPC_PORT"])
         if args.workers:
             server_env["HOUSING_SERVICE__WORKERS"] = str(args.workers)
         if server == "no-batching":
             server_env["HOUSING_SERVICE__MAX_BATCH_SIZE"] = "1"
         if server == "no-journal":  # the cost of the write-ahead journal (storage.journal)
             server_env["HOUSING_STORAGE__JOURNAL"] = "false"
-        label = {"service": "service", "no-journal": "service, journal off"}.get(
-            server, "service, batching off"
-        )
         command = [*HOUSING_CLI, "serve", "--no-train"]
         with server_process(command, server_env, port, work / f"{server}.log") as url:
+            match = check_prices(url, "/predict", check_bodies["houses"], expected, "houses")
             rows += measure(
-                label, url, scripts=scripts, records=args.records,
+                label, url, scripts=scripts["houses"], records=args.records,
                 concurrencies=args.concurrency, duration_s=args.duration, warmup_s=args.warmup,
                 log_count=lambda db=db: count_sqlite_rows(db), batching_metrics=True,
+                drain_bodies=first_bodies["houses"], prices_match=match,
             )  # fmt: skip
             if args.grpc and server == "service":
                 rows += grpc_measure(config, grpc_port, args, db, url)
@@ -433,10 +607,10 @@ def main(argv: list[str] | None = None) -> None:
         f"Run {started:%Y-%m-%d %H:%M} UTC on {machine}; at the end "
         f"{load_end[0]:.2f}/{load_end[1]:.2f}/{load_end[2]:.2f}.",
         f"Command: `python -m benchmarks.serving {' '.join(argv or sys.argv[1:])}` "
-        f"(wrk 1 thread, {args.duration:g} s per row after a {args.warmup:g} s warm-up).",
+        f"(wrk -t{WRK_THREADS}, {args.duration:g} s per row after a {args.warmup:g} s warm-up "
+        "and a drain).",
         "",
-        TABLE_HEADER,
-        *(format_row(r) for r in rows),
+        side_by_side(rows),
     ])  # fmt: skip
     stamp = started.strftime("%Y%m%dT%H%M%S")
     (RESULTS / f"serving-{stamp}.md").write_text(markdown + "\n")

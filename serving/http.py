@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+import msgspec
+from pydantic import ValidationError
 from pydantic_core import to_json
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,13 +21,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from serving.auth import bearer_matches
 from serving.errors import NoChampion, status_of
 
+_JSON = msgspec.json.Encoder()
+
 
 def json_response(payload: Any, status_code: int = 200) -> Response:
-    """Serialize directly (pydantic-core's Rust encoder: 6x the stdlib on 100 answers).
+    """Serialize directly with msgspec (100 answers: 43 us, pydantic-core's encoder 89 us, the
+    stdlib's about 6x that); pydantic models and other types msgspec does not know go through
+    pydantic-core.
 
     BentoML's output path would rebuild the OpenAPI schema of the return type on every
     response (a third of the CPU of a request, profiled)."""
-    return Response(to_json(payload), status_code=status_code, media_type="application/json")
+    try:
+        body = _JSON.encode(payload)
+    except TypeError:
+        body = to_json(payload)
+    return Response(body, status_code=status_code, media_type="application/json")
 
 
 def error_response(status_code: int, message: str, **extra: Any) -> Response:
@@ -139,6 +148,8 @@ class JsonRoute:
     model, the same limits and the same error shape, and leaves BentoML's outer middleware
     (metrics, timeout, tracing config) in place. The ``@bentoml.api`` declaration stays the
     contract: OpenAPI, ``/docs`` and BentoML clients; non-JSON bodies still reach it.
+    ``decode`` turns the body into the handler's argument and raises ``ValidationError`` for a
+    bad request (``serving.schema.RecordsCheck.json_body``: the request model's errors).
     """
 
     def __init__(
@@ -146,12 +157,12 @@ class JsonRoute:
         app: ASGIApp,
         *,
         path: str,
-        request_model: type[BaseModel],
-        handler: Callable[[BaseModel], Awaitable[Response]],
+        decode: Callable[[bytes], Any],
+        handler: Callable[[Any], Awaitable[Response]],
     ) -> None:
         self.app = app
         self.path = path
-        self.adapter = TypeAdapter(request_model)
+        self.decode = decode
         self.handler = handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -174,7 +185,7 @@ class JsonRoute:
             if not message.get("more_body", False):
                 break
         try:
-            request = self.adapter.validate_json(b"".join(chunks))
+            request = self.decode(b"".join(chunks))
         except ValidationError as error:
             response = validation_error_response(error)
         else:

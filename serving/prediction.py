@@ -1,11 +1,12 @@
 """The prediction path every protocol shares: validate, batch, price, log, count.
 
-HTTP hands over records its JSON route (``serving.http.JsonRoute``) already validated against
-the same pydantic model; gRPC (``serving/grpc``) hands over plain dicts and
-:meth:`PredictionPath.predict` validates them. Both then go through
-:meth:`PredictionPath.predict_records`, in the worker's event loop: one adaptive-batching
-queue, one model reference, one prediction log, one set of metrics, with ``protocol`` as the
-only difference.
+HTTP (``service.py``) hands over records already validated against the configured schema
+(``serving.schema.RecordsCheck``); gRPC (``serving/grpc``) hands over plain dicts and
+:meth:`PredictionPath.predict` validates them the same way: msgspec for the whole request, and
+the pydantic record model only to name the problems of a request msgspec refuses.
+Both then go through :meth:`PredictionPath.predict_records`, in the worker's event loop: one
+adaptive-batching queue, one model reference, one prediction log, one set of metrics, with
+``protocol`` as the only difference.
 """
 
 from __future__ import annotations
@@ -16,16 +17,16 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from housing.config import Settings
-from housing.records import records_to_frame
+from housing.records import validated_records_frame
 from housing.store.prediction_log import PredictionLogWriter
 from serving.batching import AdaptiveBatcher
 from serving.champion import ChampionHolder
 from serving.errors import FieldViolation, InvalidRequest
 from serving.metrics import ServingMetrics
-from serving.schema import describe_errors, house_record_model, records_adapter
+from serving.schema import RecordsCheck, describe_errors, house_record_model
 
 # (price, price_low, price_high, model_version, bento_tag) for one record.
 Scored = tuple[float, float, float, str, str]
@@ -69,7 +70,7 @@ class PredictionPath:
         self._log = log
         self._metrics = metrics
         self.record_model = house_record_model(settings)
-        self._records = records_adapter(self.record_model, settings.service.max_records_per_request)
+        self._check = RecordsCheck(settings)
         self._batcher: AdaptiveBatcher[Pending, Logged] = AdaptiveBatcher(
             self._score_and_log,
             max_batch_size=settings.service.max_batch_size,
@@ -77,10 +78,10 @@ class PredictionPath:
             on_batch=metrics.batch_size.observe,
         )
 
-    def validate(self, records: Sequence[Mapping[str, Any]]) -> list[BaseModel]:
+    def validate(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Check raw records against the configured schema; InvalidRequest names each problem."""
         try:
-            return self._records.validate_python(list(records))
+            return self._check.records(list(records))
         except ValidationError as exc:
             raise InvalidRequest(
                 [
@@ -101,9 +102,10 @@ class PredictionPath:
         return await self.predict_records(validated, protocol)
 
     async def predict_records(
-        self, records: Sequence[BaseModel], protocol: str
+        self, features: list[dict[str, Any]], protocol: str
     ) -> list[dict[str, Any]]:
-        """Price validated records through the shared batching queue and log every answer.
+        """Price validated records (plain dicts with every configured feature, as
+        :meth:`validate` returns them) through the shared batching queue and log every answer.
 
         Raises :class:`serving.errors.NoChampion` before the first model is loaded,
         :class:`serving.errors.Overloaded` when the queue cannot keep the latency bound and
@@ -111,7 +113,7 @@ class PredictionPath:
         the answers (policy ``refuse``).
         """
         started = time.perf_counter()
-        pending = [(record.model_dump(), protocol, started) for record in records]
+        pending = [(record, protocol, started) for record in features]
         try:
             logged = await self._batcher.submit(pending)
         except Exception as exc:
@@ -175,7 +177,7 @@ class PredictionPath:
     def _score(self, batch: list[dict[str, Any]]) -> list[Scored]:
         """One model call for a merged batch (runs in the batcher's model thread)."""
         model = self._holder.current  # read once: the whole batch uses one version
-        estimates = model.pricing.predict(records_to_frame(batch, self._settings))
+        estimates = model.pricing.predict(validated_records_frame(batch, self._settings))
         version, tag = str(model.version), model.bento_tag
         return [
             (

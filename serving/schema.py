@@ -10,8 +10,11 @@ what BentoML answers as HTTP 400 and what gRPC turns into INVALID_ARGUMENT.
 
 from __future__ import annotations
 
+import math
+import sys
 from typing import Annotated, Any, Literal
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from housing.config import FeatureSpec, Settings
@@ -81,6 +84,85 @@ def records_adapter(record_model: type[BaseModel], max_records: int) -> TypeAdap
     return TypeAdapter(
         Annotated[list[record_model], Field(min_length=1, max_length=max_records)]  # type: ignore[valid-type]
     )
+
+
+def _struct_field_type(spec: FeatureSpec) -> Any:
+    """The msgspec twin of :func:`_field_type`: the same rules, checked in C."""
+    if spec.type == "category":
+        annotated: Any = Literal[tuple(spec.categories or ())]
+    else:
+        # An unbounded float still refuses NaN and infinities (pydantic: allow_inf_nan=False):
+        # both fail a comparison with the largest finite float.
+        floor = -sys.float_info.max if spec.type == "float" else None
+        ceiling = sys.float_info.max if spec.type == "float" else None
+        low = spec.min if spec.min is not None else floor
+        high = spec.max if spec.max is not None else ceiling
+        if spec.type == "int":  # msgspec wants integer bounds for integers: the same set
+            low = None if low is None else math.ceil(low)
+            high = None if high is None else math.floor(high)
+        annotated = Annotated[_PYTHON_TYPES[spec.type], msgspec.Meta(ge=low, le=high)]
+    return annotated | None if spec.nullable else annotated
+
+
+def house_record_struct(settings: Settings) -> type[msgspec.Struct]:
+    """The house record as a msgspec struct, for the fast path of :class:`RecordsCheck`.
+
+    msgspec is strict like the pydantic model (no ``"3.5"`` or ``true`` for a number, no float
+    for an ``int`` feature, unknown fields refused); a request it refuses is validated again by
+    the pydantic model, so only the pydantic model's errors ever reach a client.
+    """
+    fields: list[Any] = []
+    for name, spec in settings.dataset.features.items():
+        field_type = _struct_field_type(spec)
+        fields.append((name, field_type, None) if spec.nullable else (name, field_type))
+    return msgspec.defstruct("HouseRecordStruct", fields, kw_only=True, forbid_unknown_fields=True)
+
+
+class RecordsCheck:
+    """Request records to validated plain dicts (every configured feature, numbers of ``float``
+    features as ``float``: what ``record_model(...).model_dump()`` gives).
+
+    The common case -- records that obey every configured rule -- is decoded and checked by
+    msgspec in one pass in C (100 records: about 0.2 ms instead of 0.85 ms for a pydantic model
+    per record and its ``model_dump``, measured on the 2 shared cores). Anything msgspec refuses
+    goes through the pydantic models (the ones the OpenAPI document shows), whose
+    ``ValidationError`` names each record, field and reason: the error contract does not depend
+    on the fast path, which can only make valid requests cheaper.
+    """
+
+    def __init__(
+        self, settings: Settings, request_model: type[BaseModel] | None = None, key: str = "houses"
+    ) -> None:
+        max_records = settings.service.max_records_per_request
+        struct = house_record_struct(settings)
+        records_type = Annotated[
+            list[struct],  # type: ignore[valid-type]
+            msgspec.Meta(min_length=1, max_length=max_records),
+        ]
+        request_struct = msgspec.defstruct(
+            "PredictRequestStruct", [(key, records_type)], forbid_unknown_fields=True
+        )
+        self._records_type = records_type
+        self._json = msgspec.json.Decoder(request_struct)
+        self._key = key
+        self._request = TypeAdapter(request_model) if request_model is not None else None
+        self._records = records_adapter(house_record_model(settings), max_records)
+
+    def json_body(self, body: bytes) -> list[dict[str, Any]]:
+        """A JSON request body; raises :class:`pydantic.ValidationError` for a bad request."""
+        try:
+            return msgspec.to_builtins(getattr(self._json.decode(body), self._key))
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            assert self._request is not None, "json_body needs the request model"
+            request = self._request.validate_json(body)
+            return [record.model_dump() for record in getattr(request, self._key)]
+
+    def records(self, records: list[Any]) -> list[dict[str, Any]]:
+        """Records already decoded (gRPC); raises :class:`pydantic.ValidationError`."""
+        try:
+            return msgspec.to_builtins(msgspec.convert(records, self._records_type))
+        except msgspec.ValidationError:
+            return [record.model_dump() for record in self._records.validate_python(records)]
 
 
 def describe_errors(error: ValidationError, root: str) -> list[tuple[int | None, str, str]]:

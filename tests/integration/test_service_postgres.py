@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from housing.processes import free_server_port
+from support.processes import free_server_port
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
