@@ -17,7 +17,7 @@ from rich.table import Table
 
 from housing.cli import EXIT_BAD_INPUT, EXIT_FAILURE, fail, settings_of
 from housing.config import Settings
-from monitoring.verdict import EXIT_RETRAIN
+from monitoring.summary import EXIT_RETRAIN, RunSummary
 
 console = Console()
 
@@ -41,26 +41,25 @@ def _spinner() -> Progress:
     )
 
 
-def _print_summary(summary: dict, report: Path) -> None:
-    table = Table(title=f"Monitoring run {summary['run_id'][:8]}", show_header=False)
-    drift, perf = summary["drift"], summary["performance"]
-    table.add_row("window", summary["window"]["description"])
-    table.add_row("model version", str(summary["model_version"]))
-    rows = f"{summary['rows']['analysed']} / {summary['labelled']}"
-    table.add_row("rows analysed / labelled", rows)
-    share = drift["share"]
-    table.add_row("drift share", "-" if share is None else f"{share:.2f} ({drift['status']})")
-    if drift["drifted_features"]:
-        table.add_row("drifted", ", ".join(drift["drifted_features"]))
-    rmse, base = perf["rmse"], perf["baseline_rmse"]
-    table.add_row(
-        "live RMSE (holdout)",
-        "-" if rmse is None else f"{rmse:,.0f} ({'-' if base is None else f'{base:,.0f}'})",
-    )
-    if perf["coverage"] is not None:
-        table.add_row("interval coverage", f"{perf['coverage']:.1%}")
-    table.add_row("verdict", f"[bold]{summary['verdict']}[/]")
-    for reason in summary["reasons"] + summary["notes"]:
+def _print_summary(summary: RunSummary, report: Path) -> None:
+    """Only figures that were judged: no drift share for a window too small for drift."""
+    table = Table(title=f"Monitoring run {summary.short_id}", show_header=False)
+    drift, perf = summary.drift, summary.performance
+    table.add_row("window", summary.window.description)
+    table.add_row("model version", str(summary.model_version))
+    table.add_row("rows analysed / labelled", f"{summary.rows.analysed} / {summary.labelled}")
+    if drift.judged:
+        table.add_row("drift share", f"{drift.share:.2f} ({drift.status.value})")
+        if drift.drifted_features:
+            table.add_row("drifted", ", ".join(drift.drifted_features))
+    if perf.rmse is not None:
+        table.add_row(
+            "live RMSE (reference)", f"{perf.rmse:,.0f} ({perf.reference_rmse or 0:,.0f})"
+        )
+    if perf.coverage is not None:
+        table.add_row("interval coverage", f"{perf.coverage:.1%}")
+    table.add_row("verdict", f"[bold]{summary.verdict.value}[/]")
+    for reason in summary.reasons + summary.notes:
         table.add_row("", reason)
     table.add_row("report", str(report))
     console.print(table)
@@ -94,7 +93,7 @@ def monitor_once(
         )
     _print_summary(result.summary, result.report_path)
     if result.exit_code == EXIT_RETRAIN and retrain:
-        reason = f"monitor {result.summary['run_id']}: {'; '.join(result.verdict.reasons)}"
+        reason = f"monitor {result.summary.run_id}: {'; '.join(result.verdict.reasons)}"
         retrain_code = retrain_once(settings, reason=reason, build=build)
         if retrain_code not in (0,):
             return retrain_code

@@ -36,17 +36,15 @@ def monitor_job(config_path: str) -> int:
     result = run_monitor(settings, resolve_window(settings), trigger="schedule")
     log.info(
         "monitor run %s: verdict %s (exit %d), report %s",
-        result.summary["run_id"],
-        result.summary["verdict"],
+        result.summary.run_id,
+        result.summary.verdict.value,
         result.exit_code,
         result.report_path,
     )
     if result.exit_code == EXIT_RETRAIN and settings.monitoring.schedule.retrain_on_alert:
         from training.retrain import retrain
 
-        reason = f"scheduled monitor {result.summary['run_id']}: " + "; ".join(
-            result.verdict.reasons
-        )
+        reason = f"scheduled monitor {result.summary.run_id}: " + "; ".join(result.verdict.reasons)
         outcome = retrain(settings, reason=reason, build=settings.retrain.build_bento)
         log.info("retrain: %s", outcome.describe())
     return result.exit_code

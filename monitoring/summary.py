@@ -1,109 +1,171 @@
-"""The JSON summary of a run: what a person or a pipeline reads first, before the HTML report."""
+"""The typed summary of one monitor run: the one object every consumer reads.
+
+The status table, MLflow tracking, the HTML outputs, the CLI table, the service gauges and the
+dispatch script read these models (never string keys), and ``summary.json`` is their JSON
+dump. A new judged figure is one field here plus its measurement and rule; the consumers that
+list figures generically (:meth:`RunSummary.metrics`) pick it up without change.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
 
-import pandas as pd
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from housing.config import Settings
-from monitoring.analysis import Analysis
-from monitoring.verdict import Baseline, Verdict
-from monitoring.window import CREATED, LogWindow, Window
+EXIT_HEALTHY = 0
+EXIT_RETRAIN = 3
 
 
-@dataclass(frozen=True)
-class RunFacts:
-    """Everything the summary states besides the analysis itself."""
+class Status(StrEnum):
+    HEALTHY = "healthy"
+    DRIFT = "drift"
+    DEGRADED = "degraded"
+    INSUFFICIENT_DATA = "insufficient_data"
 
+    @property
+    def exit_code(self) -> int:
+        """3 means "retrain recommended"; healthy and insufficient data are both 0."""
+        return EXIT_RETRAIN if self in (Status.DRIFT, Status.DEGRADED) else EXIT_HEALTHY
+
+
+class Figures(BaseModel):
+    """Base of the summary models: frozen, and non-finite floats stored as null."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _finite(cls, value: object) -> object:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return value
+
+
+class Check(Figures):
+    """One judged figure: its value, the confidence interval around it, and the limit.
+
+    ``breached`` is the rule's outcome; ``low``/``high`` bound the value with the confidence
+    level the rule used (for a distance or share without an interval both equal ``value``).
+    """
+
+    name: str
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    reference: float | None = None
+    limit: float
+    breached: bool
+    text: str
+
+
+class ColumnDriftFigure(Figures):
+    column: str
+    method: str
+    threshold: float
+    score: float | None
+    drifted: bool
+
+
+class DriftSummary(Figures):
+    status: Status
+    num_method: str
+    cat_method: str
+    share: float | None = None
+    share_threshold: float
+    features_compared: int = 0
+    columns: list[ColumnDriftFigure] = []
+    prediction: ColumnDriftFigure | None = None
+    column_checks: list[Check] = []
+    skipped_columns: list[str] = []
+
+    @property
+    def judged(self) -> bool:
+        return self.status is not Status.INSUFFICIENT_DATA
+
+    @property
+    def drifted_features(self) -> list[str]:
+        return [c.column for c in self.columns if c.drifted]
+
+
+class PerformanceSummary(Figures):
+    """Dollar figures for people, log-error checks for the decision."""
+
+    status: Status
+    labelled: int
+    min_labels: int | None = None
+    rmse: float | None = None
+    mae: float | None = None
+    mape_percent: float | None = None
+    bias: float | None = None
+    coverage: float | None = None
+    reference_rmse: float | None = None
+    reference_coverage: float | None = None
+    coverage_level: float
+    checks: list[Check] = []
+
+    @property
+    def judged(self) -> bool:
+        return self.status is not Status.INSUFFICIENT_DATA
+
+
+class WindowSummary(Figures):
+    description: str
+    since: datetime | None = None
+    until: datetime | None = None
+    last_n: int | None = None
+    first_prediction_at: datetime | None = None
+    last_prediction_at: datetime | None = None
+
+
+class RowCounts(Figures):
+    read: int
+    analysed: int
+    unreadable: int = 0
+    sampled_from: int | None = None
+
+
+class RunSummary(Figures):
     run_id: str
     finished_at: datetime
-    window: Window
-    log: LogWindow
-    model_version: str | None
-    analysed_rows: int
-    labelled: int
-    baseline: Baseline
     trigger: str
+    window: WindowSummary
+    model_version: str | None
+    rows: RowCounts
+    labelled: int
+    invalid_feedback: int = 0
+    drift: DriftSummary
+    performance: PerformanceSummary
+    verdict: Status
+    exit_code: int
+    reasons: list[str]
+    notes: list[str] = []
 
+    @property
+    def short_id(self) -> str:
+        return self.run_id[:8]
 
-def _number(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else round(float(value), 6)
+    @property
+    def title(self) -> str:
+        """``<verdict> <time> <id>``: the name of the run in MLflow and the workspace."""
+        return f"{self.verdict.value} {self.finished_at:%Y-%m-%d %H:%M} {self.short_id}"
 
-
-def _iso(value: Any) -> str | None:
-    return None if value is None or pd.isna(value) else value.isoformat()
-
-
-def build_summary(
-    facts: RunFacts, analysis: Analysis | None, verdict: Verdict, settings: Settings
-) -> dict[str, Any]:
-    frame = facts.log.frame
-    drift_rules = settings.monitoring.drift
-    columns = analysis.columns if analysis else []
-    prediction = analysis.prediction_drift if analysis else None
-    performance = analysis.performance if analysis else None
-    return {
-        "run_id": facts.run_id,
-        "finished_at": facts.finished_at.isoformat(),
-        "trigger": facts.trigger,
-        "window": {
-            "description": facts.window.describe(),
-            "since": _iso(facts.window.since),
-            "until": _iso(facts.window.until),
-            "last_n": facts.window.last_n,
-            "first_prediction_at": _iso(frame[CREATED].min()) if len(frame) else None,
-            "last_prediction_at": _iso(frame[CREATED].max()) if len(frame) else None,
-        },
-        "model_version": facts.model_version,
-        "rows": {
-            "read": facts.log.total_rows,
-            "analysed": facts.analysed_rows,
-            "unreadable": facts.log.unreadable_rows,
-            "sampled_from": facts.log.sampled_from,
-        },
-        "labelled": facts.labelled,
-        "invalid_feedback": facts.log.invalid_feedback,
-        "drift": {
-            "status": verdict.drift_check.value,
-            "method": {"numeric": drift_rules.num_method, "category": drift_rules.cat_method},
-            "share": _number(analysis.drift_share) if analysis else None,
-            "share_threshold": drift_rules.share_threshold,
-            "drifted_features": {
-                c.column: _number(c.score) for c in analysis.feature_drift if c.drifted
-            }
-            if analysis
-            else {},
-            "columns": {
-                c.column: {
-                    "method": c.method,
-                    "threshold": c.threshold,
-                    "score": _number(c.score),
-                    "drifted": c.drifted,
-                }
-                for c in columns
-            },
-            "prediction_drifted": prediction.drifted if prediction else None,
-            "skipped_columns": analysis.skipped_columns if analysis else [],
-        },
-        "performance": {
-            "status": verdict.performance_check.value,
-            "min_labels": settings.monitoring.performance.min_labels,
-            "rmse": _number(performance.rmse) if performance else None,
-            "mae": _number(performance.mae) if performance else None,
-            "mape_percent": _number(performance.mape) if performance else None,
-            "bias": _number(performance.bias) if performance else None,
-            "coverage": _number(performance.coverage) if performance else None,
-            "coverage_level": settings.intervals.coverage,
-            "coverage_floor": settings.monitoring.performance.coverage_floor,
-            "baseline_rmse": _number(facts.baseline.rmse),
-            "baseline_mae": _number(facts.baseline.mae),
-        },
-        "verdict": verdict.status.value,
-        "exit_code": verdict.exit_code,
-        "reasons": verdict.reasons,
-        "notes": facts.log.notes,
-    }
+    def metrics(self) -> dict[str, float]:
+        """Every numeric figure, flat (``performance.rmse``, ``check.bias``, ...), no nulls."""
+        values: dict[str, float | int | None] = {
+            "rows": self.rows.analysed,
+            "labelled": self.labelled,
+            "exit_code": self.exit_code,
+        }
+        if self.drift.judged:
+            values["drift_share"] = self.drift.share
+            for column in [*self.drift.columns, self.drift.prediction]:
+                if column is not None:
+                    values[f"drift_score.{column.column}"] = column.score
+        performance = self.performance
+        for name in ("rmse", "mae", "mape_percent", "bias", "coverage", "reference_rmse"):
+            values[name] = getattr(performance, name)
+        for check in [*performance.checks, *self.drift.column_checks]:
+            values[f"check.{check.name}"] = check.value
+        return {k: float(v) for k, v in values.items() if v is not None}

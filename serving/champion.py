@@ -16,6 +16,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from housing.config import Settings
 from housing.registry import ChampionRef, LoadedModel, get_champion, load_model
@@ -164,7 +165,7 @@ class ChampionWatcher:
 
 
 def monitoring_status_check(
-    settings: Settings, publish: Callable[[dict], None]
+    settings: Settings, publish: Callable[[Any], None]
 ) -> Callable[[], None]:
     """A periodic check that publishes the latest monitor figures (when monitoring exists)."""
     try:

@@ -38,7 +38,7 @@ def test_drifted_window_exits_3_and_names_the_verdict(settings, holdout_houses) 
     done = run_housing(settings, "monitor", "--last", "1000")
     assert done.returncode == 3, done.stderr
     assert "drift" in done.stdout and "ocean_proximity" in done.stdout
-    assert latest_status(settings)["verdict"] == "drift"
+    assert latest_status(settings).verdict == "drift"
 
 
 def _start_scheduler(settings, *args: str) -> subprocess.Popen[str]:
@@ -78,7 +78,7 @@ def test_scheduler_runs_the_monitor_and_stops_cleanly_on_sigterm(settings, holdo
         assert inspect(connection).has_table(JOBS_TABLE)
         runs = connection.execute(select(monitoring_runs.c.summary)).all()
     next_run = persisted_next_run(engine)
-    assert len(runs) == 1 and runs[0].summary["trigger"] == "schedule"
+    assert len(runs) == 1 and runs[0].summary.trigger == "schedule"
     assert 55 * 60 < (next_run - datetime.now(UTC)).total_seconds() <= 60 * 60
 
     # A restart keeps the stored next run time: no extra run, no skipped run, not paused.
@@ -107,8 +107,8 @@ def test_ui_serves_the_workspace_history(settings, holdout_houses) -> None:
     from monitoring.window import resolve_window
 
     log_houses(settings, holdout_houses.head(300))
-    first = run_monitor(settings, resolve_window(settings)).summary["run_id"]
-    second = run_monitor(settings, resolve_window(settings)).summary["run_id"]
+    first = run_monitor(settings, resolve_window(settings)).summary.run_id
+    second = run_monitor(settings, resolve_window(settings)).summary.run_id
     port = free_server_port()
     process = subprocess.Popen(
         [HOUSING, "ui", "--port", str(port)],
