@@ -93,7 +93,7 @@ def verdict_section(summary: RunSummary) -> str:
         )
     else:
         facts.append("drift check: not judged")
-    if performance.judged or performance.status is Status.DEGRADED:
+    if performance.checks:  # judged, or measured on fewer labels than `healthy` needs
         facts.append(
             f"live RMSE {_cell(performance.rmse, '{:,.0f}')} vs reference (holdout) RMSE "
             f"{_cell(performance.reference_rmse, '{:,.0f}')}; coverage "

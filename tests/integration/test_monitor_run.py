@@ -46,7 +46,12 @@ def test_undrifted_labelled_traffic_is_healthy_and_published(settings, holdout_h
     )
     assert {"monitoring/report.html", "monitoring/summary.json"} <= {a.path for a in artifacts}
     # Evidently workspace and the status the service turns into gauges.
-    assert any(settings.monitoring.workspace_dir.rglob("*.json"))
+    from evidently.ui.workspace import Workspace
+
+    workspace = Workspace(str(settings.monitoring.workspace_dir))
+    (project,) = workspace.search_project("housing-price monitoring")
+    (snapshot_id,) = workspace.list_runs(project.id)
+    assert workspace.get_run(project.id, snapshot_id).name == summary.title
     status = latest_status(settings)
     assert status.verdict == "healthy" and status.labelled == 600
 

@@ -10,15 +10,11 @@ bootstrap, and the holdout tolerance is 3%.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import numpy as np
 import pytest
 
 from housing import registry
-from monitoring.backfill import log_scored_houses
-from monitoring.status import open_log
-from tests.fixtures.monitoring import own_outputs
+from tests.fixtures.monitoring import log_houses, own_outputs
 from training.retrain import retrain
 
 SEEDS = range(6)
@@ -32,7 +28,6 @@ def test_poisoned_labels_are_never_promoted(training_settings, holdout_houses, t
 
     run_training(training_settings, reason="poisoning test champion")
     champion = registry.get_champion(training_settings)
-    model = registry.load_model(training_settings, champion)
     target = training_settings.dataset.target
     low, high = holdout_houses[target].min(), holdout_houses[target].max()
     decisions = []
@@ -40,24 +35,10 @@ def test_poisoned_labels_are_never_promoted(training_settings, holdout_houses, t
         settings = own_outputs(training_settings, tmp_path / f"seed{seed}")
         rng = np.random.default_rng(seed)
         houses = holdout_houses.sample(HOUSES, random_state=seed).reset_index(drop=True)
-        labels = houses[target].to_numpy(dtype=float)
+        labels = houses[target].to_numpy(dtype=float, copy=True)
         poisoned = rng.random(HOUSES) < POISONED_SHARE
         labels[poisoned] = rng.uniform(low, high, poisoned.sum())
-        engine = open_log(settings)
-        try:
-            log_scored_houses(
-                engine,
-                settings,
-                model.pricing,
-                houses[settings.feature_names],
-                model_version=str(champion.version),
-                bento_tag=champion.bento_tag,
-                start=datetime.now(UTC) - timedelta(hours=2),
-                spacing=timedelta(seconds=1),
-                actual_prices=[float(v) for v in labels],
-            )
-        finally:
-            engine.dispose()
+        log_houses(settings, houses, labelled_share=1.0, labels=labels)
         outcome = retrain(settings, reason=f"poisoned seed {seed}", build=False)
         decisions.append(outcome.describe())
         assert outcome.version is not None, outcome.describe()  # a challenger was trained

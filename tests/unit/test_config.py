@@ -118,3 +118,13 @@ def test_cli_reports_a_bad_config_in_one_line_with_exit_code_2(tmp_path: Path) -
     assert result.exit_code == 2
     assert "model.estimator" in result.output
     assert "Traceback" not in result.output
+
+
+def test_smallest_shift_within_the_bias_margin_is_rejected() -> None:
+    """No label count could ever prove a shift the margin already calls immaterial."""
+    environ = {
+        "HOUSING_MONITORING__PERFORMANCE__SMALLEST_SHIFT": "0.04",
+        "HOUSING_MONITORING__PERFORMANCE__BIAS_MARGIN": "0.05",
+    }
+    with pytest.raises(ConfigError, match=r"monitoring\.performance: .*smallest_shift 0\.04"):
+        load_config(CONFIG, environ=environ)

@@ -79,6 +79,8 @@ def _performance_outcomes(market: Market, labels: int, price_factor: float) -> C
             ErrorSample.of(window), reference, rules, market.settings.intervals.coverage
         )
         outcomes[summary.status] += 1
+    counts = ", ".join(f"{status.value} {count}" for status, count in sorted(outcomes.items()))
+    print(f"\n{labels} labels, prices x{price_factor}: {counts} of {WINDOWS}")  # -s shows it
     return outcomes
 
 
@@ -118,7 +120,10 @@ def test_undrifted_windows_give_no_drift_reason(market: Market) -> None:
     """Whole verdict (Evidently drift, single-column checks) at the smallest judged window."""
     rows = market.settings.monitoring.drift.min_rows
     windows = [market.window(rows, seed, labelled=rows) for seed in range(8)]
-    statuses = [_verdict(market, window).status for window in windows]
+    verdicts = [_verdict(market, window) for window in windows]
+    statuses = [verdict.status for verdict in verdicts]
+    top = max(c.score for verdict in verdicts for c in verdict.drift.columns)
+    print(f"\nundrifted windows of {rows} rows: {statuses}, largest feature score {top:.3f}")
     assert statuses.count(Status.HEALTHY) == len(statuses), statuses
 
 
@@ -152,6 +157,7 @@ def _income_in_dollars(houses: pd.DataFrame) -> None:
 )
 def test_one_faulty_column_is_a_reason(market: Market, fault, column: str, words: str) -> None:
     verdict = _faulty(market, fault)
+    print(f"\n{fault.__name__}: {verdict.status.value}: {verdict.reasons}")  # -s shows it
     assert verdict.status is Status.DRIFT and verdict.exit_code == 3
     assert any(column in r and words in r for r in verdict.reasons), verdict.reasons
     # One column only: the share rule alone would have said nothing.
@@ -168,4 +174,5 @@ def test_traffic_from_one_ocean_group_is_not_degraded(market: Market) -> None:
         assert verdict.performance.status is Status.HEALTHY, verdict.reasons
         assert verdict.status is not Status.DEGRADED
         dollars = verdict.performance.rmse / verdict.performance.reference_rmse
+        print(f"\nNEAR OCEAN only: {verdict.status.value}, dollar RMSE x{dollars:.2f}")
         assert dollars > 1.1  # the old dollar rule would have read this as degradation
