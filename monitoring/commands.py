@@ -53,9 +53,8 @@ def _print_summary(summary: RunSummary, report: Path) -> None:
         if drift.drifted_features:
             table.add_row("drifted", ", ".join(drift.drifted_features))
     if perf.rmse is not None:
-        table.add_row(
-            "live RMSE (reference)", f"{perf.rmse:,.0f} ({perf.reference_rmse or 0:,.0f})"
-        )
+        base = "-" if perf.reference_rmse is None else f"{perf.reference_rmse:,.0f}"
+        table.add_row("live RMSE (reference)", f"{perf.rmse:,.0f} ({base})")
     if perf.coverage is not None:
         table.add_row("interval coverage", f"{perf.coverage:.1%}")
     table.add_row("verdict", f"[bold]{summary.verdict.value}[/]")

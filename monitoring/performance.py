@@ -78,7 +78,8 @@ def bias_check(window: np.ndarray, reference: np.ndarray, rules: PerformanceConf
 def rms_check(window: np.ndarray, reference: np.ndarray, rules: PerformanceConfig) -> Check:
     z = upper_quantile(rules.false_alarm_rate / CHECKS)
     square_w, square_r = window**2, reference**2
-    mean_w, mean_r = float(square_w.mean()), float(square_r.mean())
+    # A floor keeps the log finite when every label equals its prediction (replayed traffic).
+    mean_w, mean_r = max(float(square_w.mean()), 1e-12), max(float(square_r.mean()), 1e-12)
     log_ratio = math.log(mean_w / mean_r)
     se = math.sqrt(
         square_w.var(ddof=1) / (len(window) * mean_w**2)
