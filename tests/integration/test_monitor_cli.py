@@ -41,6 +41,15 @@ def test_drifted_window_exits_3_and_names_the_verdict(settings, holdout_houses) 
     assert latest_status(settings).verdict == "drift"
 
 
+def test_tiny_window_shows_no_drift_figures_it_did_not_judge(settings, holdout_houses) -> None:
+    log_houses(settings, holdout_houses.head(4))
+    done = run_housing(settings, "monitor", "--last", "4")
+    assert done.returncode == 0, done.stderr
+    assert "insufficient_data" in done.stdout
+    assert "drift not judged" in done.stdout
+    assert "drift share" not in done.stdout and "drifted" not in done.stdout
+
+
 def _start_scheduler(settings, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [HOUSING, "schedule", *args],
