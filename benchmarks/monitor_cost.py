@@ -7,6 +7,11 @@ filled with ``--rows`` predictions of held-out houses scored by that champion, 3
 feedback), then runs the real CLI ``housing monitor --last ROWS`` as a subprocess and reports
 its wall time and peak resident memory (``ru_maxrss`` of the child). Windows above
 ``monitoring.max_rows`` are sampled uniformly with a fixed seed, as configured.
+
+``--history 1000`` then adds 1,000 past runs (copies of the last run's Evidently snapshot in the
+workspace and of its summary in the reports directory) and measures again, so the two rows show
+whether adding a run costs more as history grows (it must not: issue 13). The first row's
+"past runs" counts the runs the measurement itself added before each later one.
 """
 
 from __future__ import annotations
@@ -91,11 +96,36 @@ def measure(rows: int, environ: dict[str, str]) -> tuple[float, float, float, in
     return seconds, cpu, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
 
+def add_history(workdir: Path, runs: int) -> None:
+    """``runs`` past runs: the newest snapshot and summary copied under new run ids."""
+    import uuid
+
+    snapshots = sorted((workdir / "evidently").glob("*/snapshots/*.json"), key=os.path.getmtime)
+    summaries = sorted((workdir / "reports").glob("*/summary.json"), key=os.path.getmtime)
+    for _ in range(runs):
+        shutil.copyfile(snapshots[-1], snapshots[-1].parent / f"{uuid.uuid4()}.json")
+        past = workdir / "reports" / f"20200101T000000_{uuid.uuid4().hex[:8]}"
+        past.mkdir()
+        shutil.copyfile(summaries[-1], past / "summary.json")
+
+
+def _report(label: str, rows: int, results: list[tuple[float, float, float, int]]) -> None:
+    for seconds, cpu, peak, code in results:
+        print(
+            f"{label}: housing monitor over {rows} rows: {seconds:.1f} s wall, {cpu:.1f} s CPU, "
+            f"peak {peak:.0f} MiB, exit {code}"
+        )
+    best = min(results)
+    peak = max(result[2] for result in results)
+    print(f"| {label} | {rows:,} | {best[0]:.1f} s | {best[1]:.1f} s | {peak:.0f} MiB |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--max-rows", type=int, default=None, help="override monitoring.max_rows")
+    parser.add_argument("--history", type=int, default=0, help="add N past runs, measure again")
     parser.add_argument("--keep", action="store_true", help="keep the workspace directory")
     parser.add_argument("--workdir", type=Path, help="reuse a workspace kept by --keep")
     args = parser.parse_args()
@@ -106,22 +136,23 @@ def main() -> None:
         if not reuse:
             prepare(workdir, args.rows, environ)
         results = [measure(args.rows, environ) for _ in range(args.runs)]
+        past = len(list((workdir / "evidently").glob("*/snapshots/*.json")))
+        history = []
+        if args.history:
+            add_history(workdir, args.history)
+            past += args.history
+            history = [measure(args.rows, environ) for _ in range(args.runs)]
     finally:
         if not (args.keep or reuse):
             shutil.rmtree(workdir, ignore_errors=True)
     machine = f"{platform.platform()}, {os.cpu_count()} cores"
     print(f"machine: {machine}, Python {platform.python_version()}")
-    for seconds, cpu, peak, code in results:
-        print(
-            f"housing monitor over {args.rows} rows: {seconds:.1f} s wall, {cpu:.1f} s CPU, "
-            f"peak {peak:.0f} MiB, exit {code}"
-        )
-    best = min(results)
-    peak = max(result[2] for result in results)
-    print(
-        f"| {args.rows:,} | {best[0]:.1f} s | {best[1]:.1f} s | {peak:.0f} MiB |"
-        f" best of {args.runs} |"
-    )
+    print(f"load average: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    print("| workspace | rows | wall (best) | CPU (best) | peak RSS (max) |")
+    print("|---|---|---|---|---|")
+    _report(f"{past - args.history} past runs", args.rows, results)
+    if history:
+        _report(f"{past} past runs", args.rows, history)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from housing import exit_codes
 from housing.config import Settings
 
 if TYPE_CHECKING:
+    from housing.run_summary import RunSummary
     from monitoring.monitor import MonitorResult
 
 console = Console()
@@ -34,26 +35,24 @@ BuildOption = Annotated[
 ]
 
 
-def _summary_table(summary: dict, report: Path) -> Table:
-    table = Table(title=f"Monitoring run {summary['run_id'][:8]}", show_header=False)
-    drift, perf = summary["drift"], summary["performance"]
-    table.add_row("window", summary["window"]["description"])
-    table.add_row("model version", str(summary["model_version"]))
-    rows = f"{summary['rows']['analysed']} / {summary['labelled']}"
-    table.add_row("rows analysed / labelled", rows)
-    share = drift["share"]
-    table.add_row("drift share", "-" if share is None else f"{share:.2f} ({drift['status']})")
-    if drift["drifted_features"]:
-        table.add_row("drifted", ", ".join(drift["drifted_features"]))
-    rmse, base = perf["rmse"], perf["baseline_rmse"]
-    table.add_row(
-        "live RMSE (holdout)",
-        "-" if rmse is None else f"{rmse:,.0f} ({'-' if base is None else f'{base:,.0f}'})",
-    )
-    if perf["coverage"] is not None:
-        table.add_row("interval coverage", f"{perf['coverage']:.1%}")
-    table.add_row("verdict", f"[bold]{summary['verdict']}[/]")
-    for reason in summary["reasons"] + summary["notes"]:
+def _summary_table(summary: RunSummary, report: Path) -> Table:
+    """Only figures that were judged: no drift share for a window too small for drift."""
+    table = Table(title=f"Monitoring run {summary.short_id}", show_header=False)
+    drift, perf = summary.drift, summary.performance
+    table.add_row("window", summary.window.description)
+    table.add_row("model version", str(summary.model_version))
+    table.add_row("rows analysed / labelled", f"{summary.rows.analysed} / {summary.labelled}")
+    if drift.judged:
+        table.add_row("drift share", f"{drift.share:.2f} ({drift.status.value})")
+        if drift.drifted_features:
+            table.add_row("drifted", ", ".join(drift.drifted_features))
+    if perf.rmse is not None:
+        base = "-" if perf.reference_rmse is None else f"{perf.reference_rmse:,.0f}"
+        table.add_row("live RMSE (reference)", f"{perf.rmse:,.0f} ({base})")
+    if perf.coverage is not None:
+        table.add_row("interval coverage", f"{perf.coverage:.1%}")
+    table.add_row("verdict", f"[bold]{summary.verdict.value}[/]")
+    for reason in summary.reasons + summary.notes:
         table.add_row("", reason)
     table.add_row("report", str(report))
     return table

@@ -27,7 +27,6 @@ Usage: ``python -m delivery.dispatch --monitor-exit-code 3 [--summary var/report
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -101,13 +100,13 @@ def reason_from_summary(summary: Path | None) -> str:
     """A short reason for the retrain run, from the monitor's JSON summary when available."""
     if summary is None:
         return "monitor exit code 3"
+    from housing.run_summary import RunSummary
+
     try:
-        data = json.loads(summary.read_text(encoding="utf-8"))
+        run = RunSummary.model_validate_json(summary.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return "monitor exit code 3 (summary unreadable)"
-    verdict = data.get("verdict", "unknown")
-    reasons = data.get("reasons") or []
-    text = f"verdict {verdict}: " + "; ".join(str(r) for r in reasons)
+    text = f"verdict {run.verdict.value}: " + "; ".join(run.reasons)
     return text[:MAX_REASON_CHARS]
 
 

@@ -11,6 +11,7 @@ configuration file, so commands behave the same from any working directory.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -298,12 +299,73 @@ class DriftConfig(Section):
     )
 
 
-class PerformanceConfig(Section):
-    min_labels: PositiveInt = 200
-    rmse_margin: float = Field(
-        default=0.15, ge=0.0, description="degraded when live RMSE > holdout RMSE * (1 + margin)"
+class ColumnChecksConfig(Section):
+    """Faults of one column that a drift share over all features cannot see."""
+
+    drift_multiple: float = Field(
+        default=2.0,
+        gt=1.0,
+        description="one feature whose drift score passes this multiple of its threshold "
+        "(a distance above, a p-value below threshold / multiple) is a reason on its own",
     )
-    coverage_floor: Fraction = 0.8
+    missing_margin: Fraction = Field(
+        default=0.05,
+        description="a feature's missing share may exceed the reference's by this much "
+        "(judged with the confidence level of performance.false_alarm_rate)",
+    )
+    constant_share: Fraction = Field(
+        default=0.9,
+        description="a feature whose most frequent value fills this share of the window, "
+        "but not of the reference, is reported as constant (a frozen input)",
+    )
+
+
+class PerformanceConfig(Section):
+    """Performance is judged on the log error log(predicted / actual): scale-free, so a change
+    of traffic mix towards dearer houses is not read as degradation, and each figure is
+    compared with the same figure on the reference rows through a confidence interval that
+    counts the sampling noise of both."""
+
+    false_alarm_rate: Fraction = Field(
+        default=0.01,
+        description="chance that an unchanged model on unchanged traffic is called degraded, "
+        "shared equally by the bias, error-size and coverage checks",
+    )
+    bias_margin: PositiveFloat = Field(
+        default=0.05,
+        description="systematic log error (window minus reference) that is still immaterial; "
+        "0.05 is about 5% of the price",
+    )
+    rms_margin: PositiveFloat = Field(
+        default=0.15,
+        description="degraded when the RMS log error is surely above the reference's by more "
+        "than this (relative)",
+    )
+    coverage_floor: Fraction = Field(
+        default=0.8, description="degraded when live interval coverage is surely below this"
+    )
+    smallest_shift: PositiveFloat = Field(
+        default=0.10,
+        description="smallest systematic price change worth catching (0.10 = prices 10% off); "
+        "with `power` it sets how many labels a `healthy` performance verdict needs",
+    )
+    power: Fraction = Field(
+        default=0.8, description="chance of catching `smallest_shift` once min_labels are in"
+    )
+    min_labels_floor: PositiveInt = Field(
+        default=30,
+        description="below this many labels nothing is judged (the normal approximation of "
+        "the confidence intervals needs a few dozen rows)",
+    )
+
+    @model_validator(mode="after")
+    def _shift_beyond_margin(self) -> PerformanceConfig:
+        if math.log1p(self.smallest_shift) <= self.bias_margin:
+            raise ValueError(
+                f"smallest_shift {self.smallest_shift:g} must exceed bias_margin "
+                f"{self.bias_margin:g} (as log(1 + smallest_shift)), or no label count suffices"
+            )
+        return self
 
 
 class WindowConfig(Section):
@@ -335,6 +397,7 @@ class MonitoringConfig(Section):
     )
     seed: int = 42
     drift: DriftConfig = DriftConfig()
+    columns: ColumnChecksConfig = ColumnChecksConfig()
     performance: PerformanceConfig = PerformanceConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     ui_port: int = Field(default=8000, ge=1, le=65535, description="port of `housing ui`")
@@ -376,11 +439,24 @@ class RetrainConfig(Section):
     )
     min_labels: PositiveInt = 100
     holdout_tolerance: float = Field(
-        default=0.1,
+        default=0.03,
         ge=0.0,
         lt=1.0,
-        description="a challenger may be this much (relative) worse on the old holdout, since "
-        "the market it describes may have moved; it must still win on recent labelled data",
+        description="a challenger may be this much (relative RMSE) worse on the fixed holdout, "
+        "since the market it describes may have moved; it must still win on recent labels",
+    )
+    quarantine_width: PositiveFloat = Field(
+        default=3.0,
+        description="labels farther from the champion's price than this many half-widths of "
+        "its prediction interval (in log price) are implausible: quarantined, not trained on",
+    )
+    confidence: Fraction = Field(
+        default=0.95,
+        description="level of the paired-bootstrap interval of the recent-slice RMSE "
+        "difference; the challenger is promoted only when the interval excludes zero",
+    )
+    bootstrap_resamples: PositiveInt = Field(
+        default=2000, description="resamples of the paired bootstrap (seeded with split.seed)"
     )
     build_bento: bool = True
 

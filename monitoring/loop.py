@@ -73,6 +73,6 @@ def monitor_and_act(
     if retrain and result.exit_code == exit_codes.RETRAIN:
         which = "scheduled monitor" if trigger == "schedule" else "monitor"
         reasons = "; ".join(result.verdict.reasons)
-        reason = f"{which} {result.summary['run_id']}: {reasons}"
+        reason = f"{which} {result.summary.run_id}: {reasons}"
         outcome.retrain = retrain_and_build(settings, reason=reason, build=build, progress=progress)
     return outcome

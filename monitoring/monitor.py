@@ -9,27 +9,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from housing.config import Settings
+from housing.run_summary import RowCounts, RunSummary, WindowSummary
 from housing.store.database import open_log
+from housing.store.monitor_status import record_run
 from monitoring.analysis import Analysis, analyse
 from monitoring.outputs import write_run
-from monitoring.reference import ReferenceUnavailableError, baseline_of, reference_of
-from monitoring.status import record_run
-from monitoring.summary import RunFacts, build_summary
+from monitoring.reference import ReferenceUnavailableError, reference_of
 from monitoring.tracking import add_to_workspace, log_to_mlflow
-from monitoring.verdict import Baseline, Verdict, decide
-from monitoring.window import ACTUAL, CREATED, PREDICTION, VERSION, LogWindow, Window, read_window
+from monitoring.verdict import Verdict, decide
+from monitoring.window import CREATED, VERSION, LogWindow, Window, read_window
 
 Progress = Callable[[str], None]
 
 
 @dataclass
 class MonitorResult:
-    summary: dict[str, Any]
+    summary: RunSummary
     verdict: Verdict
     report_path: Path
     summary_path: Path
@@ -69,6 +68,46 @@ def pick_version(
     return None, None, frame.iloc[0:0]
 
 
+def build_summary(
+    log: LogWindow,
+    window: Window,
+    verdict: Verdict,
+    *,
+    version: str | None,
+    analysed: int,
+    trigger: str,
+) -> RunSummary:
+    frame = log.frame
+    return RunSummary(
+        run_id=str(uuid.uuid4()),
+        finished_at=datetime.now(UTC),
+        trigger=trigger,
+        window=WindowSummary(
+            description=window.describe(),
+            since=window.since,
+            until=window.until,
+            last_n=window.last_n,
+            first_prediction_at=frame[CREATED].min() if len(frame) else None,
+            last_prediction_at=frame[CREATED].max() if len(frame) else None,
+        ),
+        model_version=version,
+        rows=RowCounts(
+            read=log.total_rows,
+            analysed=analysed,
+            unreadable=log.unreadable_rows,
+            sampled_from=log.sampled_from,
+        ),
+        labelled=verdict.performance.labelled,
+        invalid_feedback=log.invalid_feedback,
+        drift=verdict.drift,
+        performance=verdict.performance,
+        verdict=verdict.status,
+        exit_code=verdict.exit_code,
+        reasons=verdict.reasons,
+        notes=log.notes,
+    )
+
+
 def run_monitor(
     settings: Settings,
     window: Window,
@@ -83,34 +122,22 @@ def run_monitor(
     if not log.total_rows:
         log.notes.append(f"no predictions in the window ({window.describe()})")
     version, reference, current = pick_version(log, settings)
-    labelled = int((current[ACTUAL].notna() & current[PREDICTION].notna()).sum())
     analysis: Analysis | None = None
-    baseline = Baseline()
     if version is not None and reference is not None and len(current):
         step(f"comparing {len(current)} rows of model version {version} with its reference")
         analysis = analyse(current, reference, settings)
-        baseline = baseline_of(settings, version)
-    verdict = decide(analysis, len(current), labelled, baseline, settings)
+    verdict = decide(analysis, len(current), settings)
     if version is None and log.total_rows:
         verdict.reasons.append("no model version in the window has a reference to compare with")
-    facts = RunFacts(
-        run_id=str(uuid.uuid4()),
-        finished_at=datetime.now(UTC),
-        window=window,
-        log=log,
-        model_version=version,
-        analysed_rows=len(current),
-        labelled=labelled,
-        baseline=baseline,
-        trigger=trigger,
+    summary = build_summary(
+        log, window, verdict, version=version, analysed=len(current), trigger=trigger
     )
-    summary = build_summary(facts, analysis, verdict, settings)
     step("writing the report")
     snapshot = analysis.snapshot if analysis else None
     report_path, summary_path = write_run(settings.monitoring.reports_dir, summary, snapshot)
     step("publishing to MLflow and the Evidently workspace")
     if snapshot is not None:
-        add_to_workspace(settings, snapshot, name=f"{summary['verdict']} {summary['run_id'][:8]}")
+        add_to_workspace(settings, snapshot, name=summary.title)
     mlflow_run = log_to_mlflow(settings, summary, report_path.parent)
     record_run(engine, summary)
     engine.dispose()

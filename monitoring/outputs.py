@@ -1,71 +1,164 @@
 """Files a run leaves behind: ``<reports_dir>/<run>/report.html`` + ``summary.json``, and an
 ``index.html`` listing every run with its verdict, so history is one click away without a server.
+
+Every report opens with the project's verdict, its reasons and the figures that decided it
+(each judged value with its interval against its limit), then Evidently's sections. Evidently's
+own "Dataset Drift is (NOT) detected" line is rewritten to say what it is -- the share rule
+alone -- so the page never contradicts the verdict. A run whose verdict is
+``insufficient_data`` gets a short page that says what is missing, without figures nobody
+judged.
 """
 
 from __future__ import annotations
 
 import html
-import json
+import re
 from pathlib import Path
 from typing import Any
+
+from housing.run_summary import Check, RunSummary, Status
 
 REPORT_NAME = "report.html"
 SUMMARY_NAME = "summary.json"
 INDEX_NAME = "index.html"
 
 _VERDICT_COLOURS = {
-    "healthy": "#1b7f3b",
-    "drift": "#b35c00",
-    "degraded": "#b00020",
-    "insufficient_data": "#555",
+    Status.HEALTHY: "#1b7f3b",
+    Status.DRIFT: "#b35c00",
+    Status.DEGRADED: "#b00020",
+    Status.INSUFFICIENT_DATA: "#555",
 }
+_STYLE = (
+    "#verdict{font-family:sans-serif;margin:1.5em 2em;padding:1em 1.5em;border:3px solid}"
+    "#verdict table{border-collapse:collapse;margin-top:.5em}"
+    "#verdict td,#verdict th{border:1px solid #ccc;padding:3px 8px;text-align:left}"
+)
+_EVIDENTLY_SHARE_LINE = re.compile(
+    r"Dataset Drift is (NOT )?detected\. Dataset drift detection threshold is ([0-9.]+)"
+)
 
 
-def run_directory(reports_dir: Path, summary: dict[str, Any]) -> Path:
-    stamp = summary["finished_at"][:19].replace(":", "").replace("-", "")
-    return reports_dir / f"{stamp}_{summary['run_id'][:8]}"
+def run_directory(reports_dir: Path, summary: RunSummary) -> Path:
+    return reports_dir / f"{summary.finished_at:%Y%m%dT%H%M%S}_{summary.short_id}"
 
 
-def write_run(
-    reports_dir: Path, summary: dict[str, Any], snapshot: Any | None
-) -> tuple[Path, Path]:
+def write_run(reports_dir: Path, summary: RunSummary, snapshot: Any | None) -> tuple[Path, Path]:
     """Write the HTML report and JSON summary of one run, then refresh the index."""
     directory = run_directory(reports_dir, summary)
     directory.mkdir(parents=True, exist_ok=True)
     report = directory / REPORT_NAME
-    if snapshot is not None:
-        snapshot.save_html(str(report))
+    if snapshot is None or summary.verdict is Status.INSUFFICIENT_DATA:
+        report.write_text(short_page(summary), encoding="utf-8")
     else:
-        report.write_text(_empty_report(summary), encoding="utf-8")
+        snapshot.save_html(str(report))
+        report.write_text(with_verdict(report.read_text(encoding="utf-8"), summary), "utf-8")
     summary_path = directory / SUMMARY_NAME
-    summary_path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    summary_path.write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     write_index(reports_dir)
     return report, summary_path
 
 
-def _empty_report(summary: dict[str, Any]) -> str:
-    """A page for runs that had nothing to compare (empty window, no reference)."""
-    reasons = "".join(f"<li>{html.escape(r)}</li>" for r in summary["reasons"] + summary["notes"])
+def _check_rows(checks: list[Check]) -> str:
+    rows = []
+    for check in checks:
+        interval = (
+            f"{check.low:.4g} .. {check.high:.4g}"
+            if check.low is not None and check.high is not None
+            else ""
+        )
+        rows.append(
+            "<tr>"
+            f"<td>{html.escape(check.name)}</td><td>{_cell(check.value, '{:.4g}')}</td>"
+            f"<td>{html.escape(interval)}</td><td>{check.limit:.4g}</td>"
+            f"<td>{'BREACHED' if check.breached else 'ok'}</td></tr>"
+        )
+    return "".join(rows)
+
+
+def verdict_section(summary: RunSummary) -> str:
+    """The block every report opens with: verdict, reasons, deciding figures vs limits."""
+    colour = _VERDICT_COLOURS[summary.verdict]
+    reasons = "".join(f"<li>{html.escape(r)}</li>" for r in summary.reasons)
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in summary.notes)
+    drift, performance = summary.drift, summary.performance
+    facts = [
+        f"window: {summary.window.description}; model version {summary.model_version}",
+        f"{summary.rows.analysed} rows analysed, {summary.labelled} with a true price",
+    ]
+    if drift.judged:
+        facts.append(
+            f"drift share {drift.share:.2f} ({len(drift.drifted_features)} of "
+            f"{drift.features_compared} features; the predicted price is checked separately) "
+            f"against {drift.share_threshold:.2f} -- drift check: {drift.status.value}"
+        )
+    else:
+        facts.append("drift check: not judged")
+    if performance.checks:  # judged, or measured on fewer labels than `healthy` needs
+        facts.append(
+            f"live RMSE {_cell(performance.rmse, '{:,.0f}')} vs reference (holdout) RMSE "
+            f"{_cell(performance.reference_rmse, '{:,.0f}')}; coverage "
+            f"{_cell(performance.coverage, '{:.1%}')} vs reference "
+            f"{_cell(performance.reference_coverage, '{:.1%}')} -- performance check: "
+            f"{performance.status.value}"
+        )
+    else:
+        facts.append("performance check: not judged")
+    checks = [*performance.checks, *[c for c in drift.column_checks if c.breached]]
+    table = (
+        "<table><thead><tr><th>judged figure</th><th>value</th><th>interval</th>"
+        f"<th>limit</th><th>outcome</th></tr></thead><tbody>{_check_rows(checks)}</tbody></table>"
+        if checks
+        else ""
+    )
     return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Monitoring run</title></head>"
-        f"<body><h1>Monitoring run {html.escape(summary['run_id'])}</h1>"
-        f"<p>Verdict: <b>{html.escape(summary['verdict'])}</b> "
-        f"({html.escape(summary['window']['description'])}): no Evidently report, because:</p>"
-        f"<ul>{reasons}</ul></body></html>"
+        f"<section id='verdict' style='border-color:{colour}'>"
+        f"<h1 style='color:{colour}'>Verdict: <span id='verdict-status'>"
+        f"{html.escape(summary.verdict.value)}</span> (exit code {summary.exit_code})</h1>"
+        f"<ul id='verdict-reasons'>{reasons}</ul>"
+        f"<ul>{''.join(f'<li>{html.escape(f)}</li>' for f in facts)}</ul>{table}"
+        + (f"<p>Notes:</p><ul>{notes}</ul>" if notes else "")
+        + f"<p>Run {html.escape(summary.run_id)}, finished {summary.finished_at:%Y-%m-%d %H:%M:%S} "
+        "UTC. Evidently's sections follow; they show measurements, the verdict above is the "
+        "project's.</p></section>"
     )
 
 
-def read_summaries(reports_dir: Path) -> list[dict[str, Any]]:
-    """Every run's summary, newest first; unreadable files are skipped, not fatal."""
+def with_verdict(page: str, summary: RunSummary) -> str:
+    """Evidently's HTML with the verdict block first and its share line made unambiguous."""
+
+    def share_line(match: re.Match[str]) -> str:
+        relation = "below" if match.group(1) else "at or above"
+        return (
+            f"Share of drifted features {relation} {match.group(2)} (the share rule only; "
+            "the verdict at the top of the page also counts single-column faults)"
+        )
+
+    page = _EVIDENTLY_SHARE_LINE.sub(share_line, page)
+    head = f"<style>{_STYLE}</style>"
+    page = page.replace("</head>", f"{head}</head>", 1)
+    body = re.search(r"<body[^>]*>", page)
+    cut = body.end() if body else 0
+    return page[:cut] + verdict_section(summary) + page[cut:]
+
+
+def short_page(summary: RunSummary) -> str:
+    """A page for runs without a full report: the verdict and what is missing."""
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Monitoring run</title>"
+        f"<style>{_STYLE}</style></head><body>{verdict_section(summary)}</body></html>"
+    )
+
+
+def read_summaries(reports_dir: Path) -> list[tuple[str, RunSummary]]:
+    """Every run's (directory name, summary), newest first; unreadable files are skipped."""
     summaries = []
     for path in reports_dir.glob(f"*/{SUMMARY_NAME}"):
         try:
-            summary = json.loads(path.read_text(encoding="utf-8"))
+            summary = RunSummary.model_validate_json(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        summary["_dir"] = path.parent.name
-        summaries.append(summary)
-    return sorted(summaries, key=lambda s: s.get("finished_at", ""), reverse=True)
+        summaries.append((path.parent.name, summary))
+    return sorted(summaries, key=lambda item: item[1].finished_at, reverse=True)
 
 
 def _cell(value: Any, pattern: str = "{}") -> str:
@@ -74,22 +167,23 @@ def _cell(value: Any, pattern: str = "{}") -> str:
 
 def write_index(reports_dir: Path) -> Path:
     rows = []
-    for s in read_summaries(reports_dir):
-        colour = _VERDICT_COLOURS.get(s.get("verdict", ""), "#000")
-        drift, perf = s.get("drift", {}), s.get("performance", {})
+    for directory, s in read_summaries(reports_dir):
+        colour = _VERDICT_COLOURS[s.verdict]
+        share = s.drift.share if s.drift.judged else None
+        rmse = s.performance.rmse if s.performance.rmse is not None else None
         rows.append(
             "<tr>"
-            f"<td><a href='{html.escape(s['_dir'])}/{REPORT_NAME}'>"
-            f"{_cell(s.get('finished_at', '')[:19])}</a></td>"
-            f"<td style='color:{colour};font-weight:bold'>{_cell(s.get('verdict'))}</td>"
-            f"<td>{_cell(s.get('model_version'))}</td>"
-            f"<td>{_cell(s.get('rows', {}).get('analysed'))}</td>"
-            f"<td>{_cell(s.get('labelled'))}</td>"
-            f"<td>{_cell(drift.get('share'), '{:.2f}')}</td>"
-            f"<td>{_cell(perf.get('rmse'), '{:,.0f}')}</td>"
-            f"<td>{_cell(perf.get('coverage'), '{:.1%}')}</td>"
-            f"<td>{_cell('; '.join(s.get('reasons', [])))}</td>"
-            f"<td><a href='{html.escape(s['_dir'])}/{SUMMARY_NAME}'>json</a></td>"
+            f"<td><a href='{html.escape(directory)}/{REPORT_NAME}'>"
+            f"{s.finished_at:%Y-%m-%d %H:%M:%S}</a></td>"
+            f"<td style='color:{colour};font-weight:bold'>{_cell(s.verdict.value)}</td>"
+            f"<td>{_cell(s.model_version)}</td>"
+            f"<td>{_cell(s.rows.analysed)}</td>"
+            f"<td>{_cell(s.labelled)}</td>"
+            f"<td>{_cell(share, '{:.2f}')}</td>"
+            f"<td>{_cell(rmse, '{:,.0f}')}</td>"
+            f"<td>{_cell(s.performance.coverage, '{:.1%}')}</td>"
+            f"<td>{_cell('; '.join(s.reasons))}</td>"
+            f"<td><a href='{html.escape(directory)}/{SUMMARY_NAME}'>json</a></td>"
             "</tr>"
         )
     page = (
@@ -98,7 +192,7 @@ def write_index(reports_dir: Path) -> Path:
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
         "</style></head><body><h1>Housing-price monitoring runs</h1>"
         "<table><thead><tr><th>finished (UTC)</th><th>verdict</th><th>model version</th>"
-        "<th>rows</th><th>labelled</th><th>drift share</th><th>live RMSE</th>"
+        "<th>rows</th><th>labelled</th><th>drift share (features)</th><th>live RMSE</th>"
         "<th>interval coverage</th><th>reasons</th><th>summary</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table></body></html>"

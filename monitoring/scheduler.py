@@ -42,8 +42,8 @@ def monitor_job(config_path: str) -> int:
     result = outcome.monitor
     log.info(
         "monitor run %s: verdict %s (exit %d), report %s",
-        result.summary["run_id"],
-        result.summary["verdict"],
+        result.summary.run_id,
+        result.summary.verdict.value,
         result.exit_code,
         result.report_path,
     )

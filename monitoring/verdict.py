@@ -1,114 +1,197 @@
 """Turning measurements into one verdict and an exit code that automation can act on.
 
-Two checks are judged separately -- drift (needs ``drift.min_rows`` rows) and performance (needs
-``performance.min_labels`` true prices) -- so a window with too few labels still gets its drift
-checked. The overall verdict is the most serious outcome: ``degraded`` over ``drift``; ``healthy``
-only when both checks ran and passed; otherwise ``insufficient_data``.
+Two checks are judged separately -- drift (needs ``drift.min_rows`` rows) and performance (see
+:mod:`monitoring.performance`) -- so a window with too few labels still gets its drift checked.
+Drift has two kinds of reasons: the share of drifted features, and faults of a single column
+(one feature far beyond its threshold, missing values the reference did not have, a frozen
+column), which a share over all features cannot see. The overall verdict is the most serious
+outcome: ``degraded`` over ``drift``; ``healthy`` only when both checks ran and passed;
+otherwise ``insufficient_data``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-from housing import exit_codes
-from housing.config import Settings
-from monitoring.analysis import Analysis
+from housing.config import P_VALUE_DRIFT_METHODS, Settings
+from housing.run_summary import (
+    Check,
+    ColumnDriftFigure,
+    DriftSummary,
+    PerformanceSummary,
+    Status,
+)
+from monitoring.analysis import Analysis, ColumnDrift, ColumnQuality
+from monitoring.performance import judge_performance, upper_quantile
 
-
-class Status(StrEnum):
-    HEALTHY = "healthy"
-    DRIFT = "drift"
-    DEGRADED = "degraded"
-    INSUFFICIENT_DATA = "insufficient_data"
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """The holdout figures of the model version under watch (None when unknown)."""
-
-    rmse: float | None = None
-    mae: float | None = None
+__all__ = ["Status", "Verdict", "decide"]
 
 
 @dataclass
 class Verdict:
     status: Status
-    drift_check: Status
-    performance_check: Status
+    drift: DriftSummary
+    performance: PerformanceSummary
     reasons: list[str] = field(default_factory=list)
 
     @property
+    def drift_check(self) -> Status:
+        return self.drift.status
+
+    @property
+    def performance_check(self) -> Status:
+        return self.performance.status
+
+    @property
     def exit_code(self) -> int:
-        """3 means "retrain recommended"; healthy and insufficient data are both 0."""
-        retrain = self.status in (Status.DRIFT, Status.DEGRADED)
-        return exit_codes.RETRAIN if retrain else exit_codes.HEALTHY
+        return self.status.exit_code
 
 
-def judge_drift(analysis: Analysis | None, rows: int, settings: Settings) -> tuple[Status, list]:
+def _figure(column: ColumnDrift) -> ColumnDriftFigure:
+    return ColumnDriftFigure(
+        column=column.column,
+        method=column.method,
+        threshold=column.threshold,
+        score=column.score,
+        drifted=column.drifted,
+    )
+
+
+def lone_drift_check(column: ColumnDrift, multiple: float) -> Check:
+    """One feature far beyond its threshold: a distance above ``multiple`` x threshold, or a
+    p-value below threshold / ``multiple``."""
+    if column.method in P_VALUE_DRIFT_METHODS:
+        limit = column.threshold / multiple
+        breached = column.score < limit
+    else:
+        limit = column.threshold * multiple
+        breached = column.score >= limit
+    return Check(
+        name=f"drift.{column.column}",
+        value=column.score,
+        limit=limit,
+        breached=breached,
+        text=(
+            f"{column.column} drifted on its own: {column.method} {column.score:.3f} against "
+            f"{multiple:g} x threshold {column.threshold:g} = {limit:.3g}"
+        ),
+    )
+
+
+def missing_check(quality: ColumnQuality, margin: float, tail: float) -> Check:
+    """Missing share above the reference's by more than ``margin``, beyond sampling noise."""
+    z = upper_quantile(tail)
+    difference = quality.missing - quality.reference_missing
+    se = math.sqrt(
+        quality.missing * (1 - quality.missing) / max(quality.rows, 1)
+        + quality.reference_missing
+        * (1 - quality.reference_missing)
+        / max(quality.reference_rows, 1)
+    )
+    low = difference - z * se
+    return Check(
+        name=f"missing.{quality.column}",
+        value=quality.missing,
+        low=quality.reference_missing + low,
+        high=quality.reference_missing + difference + z * se,
+        reference=quality.reference_missing,
+        limit=quality.reference_missing + margin,
+        breached=low > margin,
+        text=(
+            f"{quality.column} missing in {quality.missing:.1%} of rows against "
+            f"{quality.reference_missing:.1%} in the reference (margin {margin:.0%})"
+        ),
+    )
+
+
+def constant_check(quality: ColumnQuality, share: float) -> Check:
+    """One value fills ``share`` of the window but not of the reference: a frozen input."""
+    return Check(
+        name=f"constant.{quality.column}",
+        value=quality.top_share,
+        reference=quality.reference_top_share,
+        limit=share,
+        breached=quality.top_share >= share > quality.reference_top_share,
+        text=(
+            f"{quality.column} is nearly constant: one value in {quality.top_share:.1%} of "
+            f"rows against {quality.reference_top_share:.1%} in the reference"
+        ),
+    )
+
+
+def column_checks(analysis: Analysis, settings: Settings) -> list[Check]:
+    rules = settings.monitoring.columns
+    # The missing-value checks share the performance false-alarm rate, one part per feature.
+    tail = settings.monitoring.performance.false_alarm_rate / max(len(analysis.quality), 1)
+    return [
+        *(lone_drift_check(c, rules.drift_multiple) for c in analysis.feature_drift),
+        *(missing_check(q, rules.missing_margin, tail) for q in analysis.quality),
+        *(constant_check(q, rules.constant_share) for q in analysis.quality),
+    ]
+
+
+def judge_drift(
+    analysis: Analysis | None, rows: int, settings: Settings
+) -> tuple[DriftSummary, list[str]]:
     rules = settings.monitoring.drift
+    base = {
+        "num_method": rules.num_method,
+        "cat_method": rules.cat_method,
+        "share_threshold": rules.share_threshold,
+        "skipped_columns": analysis.skipped_columns if analysis else [],
+    }
     if analysis is None or rows < rules.min_rows:
-        return Status.INSUFFICIENT_DATA, [
+        return DriftSummary(status=Status.INSUFFICIENT_DATA, **base), [
             f"drift not judged: {rows} rows in the window, at least {rules.min_rows} needed"
         ]
-    reasons = []
-    drifted = [c.column for c in analysis.feature_drift if c.drifted]
+    features = analysis.feature_drift
+    drifted = [c.column for c in features if c.drifted]
     share = analysis.drift_share
+    checks = column_checks(analysis, settings)
+    reasons = []
     if share >= rules.share_threshold:
         reasons.append(
-            f"{len(drifted)} of {len(analysis.feature_drift)} features drifted "
+            f"{len(drifted)} of {len(features)} features drifted "
             f"(share {share:.2f} >= {rules.share_threshold:.2f}): {', '.join(drifted)}"
         )
+    reasons.extend(c.text for c in checks if c.breached)
     prediction = analysis.prediction_drift
     if rules.include_prediction and prediction is not None and prediction.drifted:
         reasons.append(
             f"predicted price drifted ({prediction.method} {prediction.score:.3f}, "
             f"threshold {prediction.threshold:g})"
         )
+    summary = DriftSummary(
+        status=Status.DRIFT if reasons else Status.HEALTHY,
+        **base,
+        share=share,
+        features_compared=len(features),
+        columns=[_figure(c) for c in features],
+        prediction=_figure(prediction) if prediction else None,
+        column_checks=checks,
+    )
     if reasons:
-        return Status.DRIFT, reasons
-    return Status.HEALTHY, [f"drift share {share:.2f} below {rules.share_threshold:.2f}"]
+        return summary, reasons
+    return summary, [
+        f"{len(drifted)} of {len(features)} features drifted (share {share:.2f} below "
+        f"{rules.share_threshold:.2f}); no single-column fault"
+    ]
 
 
-def judge_performance(
-    analysis: Analysis | None, labelled: int, baseline: Baseline, settings: Settings
-) -> tuple[Status, list]:
-    rules = settings.monitoring.performance
-    performance = analysis.performance if analysis else None
-    if performance is None or labelled < rules.min_labels:
-        return Status.INSUFFICIENT_DATA, [
-            f"performance not judged: {labelled} labelled rows, at least {rules.min_labels} needed"
-        ]
-    reasons = []
-    if baseline.rmse is not None:
-        limit = baseline.rmse * (1 + rules.rmse_margin)
-        if performance.rmse > limit:
-            reasons.append(
-                f"live RMSE {performance.rmse:,.0f} above holdout {baseline.rmse:,.0f} "
-                f"by more than {rules.rmse_margin:.0%} (limit {limit:,.0f})"
-            )
-    if performance.coverage is not None and performance.coverage < rules.coverage_floor:
-        reasons.append(
-            f"interval coverage {performance.coverage:.1%} below floor {rules.coverage_floor:.0%}"
-        )
-    if reasons:
-        return Status.DEGRADED, reasons
-    ok = [f"live RMSE {performance.rmse:,.0f} on {labelled} labelled rows"]
-    if baseline.rmse is None:
-        ok.append("no holdout baseline recorded for this model version: RMSE rule skipped")
-    return Status.HEALTHY, ok
-
-
-def decide(
-    analysis: Analysis | None, rows: int, labelled: int, baseline: Baseline, settings: Settings
-) -> Verdict:
+def decide(analysis: Analysis | None, rows: int, settings: Settings) -> Verdict:
     drift, drift_reasons = judge_drift(analysis, rows, settings)
-    performance, perf_reasons = judge_performance(analysis, labelled, baseline, settings)
-    if performance is Status.DEGRADED:
+    performance, perf_reasons = judge_performance(
+        analysis.errors if analysis else None,
+        analysis.reference_errors if analysis else None,
+        settings.monitoring.performance,
+        settings.intervals.coverage,
+    )
+    if performance.status is Status.DEGRADED:
         status = Status.DEGRADED
-    elif drift is Status.DRIFT:
+    elif drift.status is Status.DRIFT:
         status = Status.DRIFT
-    elif drift is Status.HEALTHY and performance is Status.HEALTHY:
+    elif drift.status is Status.HEALTHY and performance.status is Status.HEALTHY:
         status = Status.HEALTHY
     else:
         status = Status.INSUFFICIENT_DATA

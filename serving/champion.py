@@ -14,12 +14,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Engine
 
 from housing.bundle import LoadedModel, ModelRef, load_model, packaged_model
 from housing.config import Settings
 from housing.registry import get_champion
+from housing.store.monitor_status import latest_status
 from serving.errors import NoChampion
 
 logger = logging.getLogger(__name__)
@@ -135,13 +137,9 @@ class ChampionWatcher:
 
 
 def monitoring_status_check(
-    settings: Settings, engine: Engine, publish: Callable[[dict], None]
+    settings: Settings, engine: Engine, publish: Callable[[Any], None]
 ) -> Callable[[], None]:
-    """A periodic check that publishes the latest monitor figures (when monitoring exists)."""
-    try:
-        from monitoring.status import latest_status
-    except ImportError:  # monitoring not installed in this build
-        return lambda: None
+    """A periodic check that publishes the latest monitor figures (none before a first run)."""
 
     def check() -> None:
         status = latest_status(settings, engine)

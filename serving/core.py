@@ -92,7 +92,8 @@ class ServingCore:
         self.metrics.model_swaps.inc()
         self.metrics.model_version.set(model.version)
 
-    def _publish_status(self, status: dict[str, Any]) -> None:
+    def _publish_status(self, status: Any) -> None:
+        """Gauges from the latest ``housing.store.monitor_status.MonitorStatus``."""
         metrics = self.metrics
         for name, gauge in (
             ("drift_share", metrics.monitor_drift_share),
@@ -100,9 +101,10 @@ class ServingCore:
             ("labelled", metrics.monitor_labelled),
             ("finished_at_epoch", metrics.monitor_last_run),
         ):
-            if status.get(name) is not None:
-                gauge.set(float(status[name]))
-        verdict = str(status.get("verdict"))
+            value = getattr(status, name)
+            if value is not None:
+                gauge.set(float(value))
+        verdict = str(status.verdict)
         self._verdicts.add(verdict)
         for known in self._verdicts:
             metrics.monitor_verdict.labels(verdict=known).set(1.0 if known == verdict else 0.0)

@@ -3,10 +3,20 @@
 The challenger is trained on the base dataset plus the production rows that received a true
 price (feedback) within ``retrain.feedback_window_days``, weighted by ``retrain.feedback_weight``.
 The newest ``retrain.recent_fraction`` of those labelled rows is held back: challenger and
-champion are both scored on it and on the fixed holdout. The challenger is promoted only when it
-is better on the recent rows (the market as it is now) and no more than
-``retrain.holdout_tolerance`` worse on the holdout (the market as it was). Production rows that
-fail the dataset's validation are reported and left out.
+champion are both scored on it and on the fixed holdout. Production rows that fail the dataset's
+validation are reported and left out.
+
+Feedback can be wrong (a broken upstream job, a bad actor). Two defences, measured with 30% of
+labels replaced by random prices (tests/integration/test_retrain_poisoned.py):
+
+- quarantine: a label farther from the champion's price than ``retrain.quarantine_width``
+  half-widths of its prediction interval (log price) is implausible; it is reported and neither
+  trained nor judged on. A real market move of +35% is about one half-width; a random price is
+  often several.
+- the gate: the challenger must beat the champion on the recent rows by a paired-bootstrap
+  interval (``retrain.confidence``) of the RMSE difference that excludes zero -- a win by noise
+  is not a win -- and be no more than ``retrain.holdout_tolerance`` worse on the fixed holdout.
+  Both figures are in the promotion reason.
 """
 
 from __future__ import annotations
@@ -21,7 +31,8 @@ import pandas as pd
 from sqlalchemy import select
 
 from housing import bundle, exit_codes, registry
-from housing.config import Settings
+from housing.config import RetrainConfig, Settings
+from housing.pricing import PricingModel
 from housing.records import records_to_frame
 from housing.store.tables import feedback, predictions
 from housing.validation import DataValidationError, split_valid, summarize
@@ -46,6 +57,7 @@ class RetrainOutcome:
     reason: str
     production_rows: int
     invalid_rows: int
+    quarantined_rows: int = 0
     training_rows: int = 0
     recent_rows: int = 0
     promoted: bool = False
@@ -65,7 +77,8 @@ class RetrainOutcome:
         parts = [f"{head}: {self.decision}"]
         parts.append(
             f"{self.production_rows} labelled production rows ({self.invalid_rows} invalid left "
-            f"out, {self.recent_rows} held back as recent)"
+            f"out, {self.quarantined_rows} implausible labels quarantined, {self.recent_rows} "
+            "held back as recent)"
         )
         if self.bento_tag:
             parts.append(f"new Bento {self.bento_tag}")
@@ -145,6 +158,15 @@ def retrain(settings: Settings, *, reason: str, progress: Progress | None = None
             outcome.notes.append(summarize("labelled production rows", issues))
         valid["created_at"] = production.loc[valid.index, "created_at"]
         production = valid
+    champion_model = bundle.load_model(settings, champion)
+    production, outcome.quarantined_rows = quarantine(
+        production, champion_model.pricing, target, rules.quarantine_width
+    )
+    if outcome.quarantined_rows:
+        outcome.notes.append(
+            f"{outcome.quarantined_rows} labels quarantined: farther from the champion's price "
+            f"than {rules.quarantine_width:g} half-widths of its interval"
+        )
     outcome.production_rows = len(production)
     if len(production) < rules.min_labels:
         outcome.decision = (
@@ -181,16 +203,24 @@ def retrain(settings: Settings, *, reason: str, progress: Progress | None = None
         settings, train, holdout, data_sha256=data.sha256, sample_weight=weights, on_step=step
     )
     step("scoring challenger and champion on the holdout and the recent rows")
-    champion_model = bundle.load_model(settings, champion)
+    gain = paired_bootstrap(
+        recent[target].to_numpy(dtype=float),
+        champion_model.pricing.predict(recent).price,
+        trained.pricing.predict(recent).price,
+        rules,
+        seed=settings.split.seed,
+    )
     scores = {
         "challenger_holdout_rmse": trained.metrics["holdout_rmse"],
-        "challenger_recent_rmse": evaluate(trained.pricing, recent, target)["rmse"],
+        "challenger_recent_rmse": gain.challenger,
         "champion_holdout_rmse": evaluate(champion_model.pricing, holdout, target)["rmse"],
-        "champion_recent_rmse": evaluate(champion_model.pricing, recent, target)["rmse"],
+        "champion_recent_rmse": gain.champion,
+        "recent_rmse_gain_low": gain.low,
+        "recent_rmse_gain_high": gain.high,
     }
     outcome.metrics = scores
     outcome.champion_version = champion.version
-    promote, outcome.decision = _gate(scores, rules.holdout_tolerance, champion.version)
+    promote, outcome.decision = _gate(scores, rules, champion.version)
     step("logging the challenger to MLflow and BentoML")
     trained = dataclasses.replace(trained, metrics={**trained.metrics, **scores})
     tags = {
@@ -199,6 +229,7 @@ def retrain(settings: Settings, *, reason: str, progress: Progress | None = None
         "production_rows": str(len(older)),
         "recent_rows": str(len(recent)),
         "invalid_production_rows": str(outcome.invalid_rows),
+        "quarantined_labels": str(outcome.quarantined_rows),
         "feedback_weight": str(rules.feedback_weight),
         "promotion_decision": "promoted" if promote else "challenger",
         "promotion_reason": outcome.decision[:5000],
@@ -211,17 +242,85 @@ def retrain(settings: Settings, *, reason: str, progress: Progress | None = None
     return outcome
 
 
-def _gate(scores: dict[str, float], tolerance: float, champion_version: int) -> tuple[bool, str]:
-    recent_better = scores["challenger_recent_rmse"] < scores["champion_recent_rmse"]
-    holdout_limit = scores["champion_holdout_rmse"] * (1 + tolerance)
-    holdout_ok = scores["challenger_holdout_rmse"] <= holdout_limit
+def quarantine(
+    rows: pd.DataFrame, pricing: PricingModel, target: str, width: float
+) -> tuple[pd.DataFrame, int]:
+    """``rows`` without labels implausible for the champion's price, and how many were removed.
+
+    Implausible: |log(label / price)| above ``width`` times the log half-width of the
+    champion's prediction interval for that house.
+    """
+    if not len(rows):
+        return rows, 0
+    estimates = pricing.predict(rows)
+    halfwidth = np.log(estimates.high / estimates.price)
+    distance = np.abs(np.log(rows[target].to_numpy(dtype=float) / estimates.price))
+    keep = distance <= width * halfwidth
+    return rows[keep], int((~keep).sum())
+
+
+@dataclass(frozen=True)
+class RecentGain:
+    """Champion and challenger RMSE on the recent rows, and the interval of their difference."""
+
+    champion: float
+    challenger: float
+    low: float
+    high: float
+
+
+def _rmse(actual: np.ndarray, predicted: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((predicted - actual) ** 2)))
+
+
+def paired_bootstrap(
+    actual: np.ndarray,
+    champion: np.ndarray,
+    challenger: np.ndarray,
+    rules: RetrainConfig,
+    *,
+    seed: int,
+) -> RecentGain:
+    """Percentile interval of RMSE(champion) - RMSE(challenger) over resampled recent rows.
+
+    Both models are scored on the same resampled rows (paired), so what the houses share --
+    how hard they are to price -- cancels out and only the difference between models remains.
+    """
+    rng = np.random.default_rng(seed)
+    squared_champion, squared_challenger = (champion - actual) ** 2, (challenger - actual) ** 2
+    n = len(actual)
+    picks = rng.integers(0, n, size=(rules.bootstrap_resamples, n))
+    gains = np.sqrt(squared_champion[picks].mean(axis=1)) - np.sqrt(
+        squared_challenger[picks].mean(axis=1)
+    )
+    tail = (1 - rules.confidence) / 2 * 100
+    low, high = np.percentile(gains, [tail, 100 - tail])
+    return RecentGain(
+        champion=_rmse(actual, champion),
+        challenger=_rmse(actual, challenger),
+        low=float(low),
+        high=float(high),
+    )
+
+
+def _gate(
+    scores: dict[str, float], rules: RetrainConfig, champion_version: int
+) -> tuple[bool, str]:
+    tolerance = rules.holdout_tolerance
+    recent_better = scores["recent_rmse_gain_low"] > 0
+    holdout_change = scores["challenger_holdout_rmse"] / scores["champion_holdout_rmse"] - 1
+    holdout_ok = holdout_change <= tolerance
     text = (
         f"recent RMSE {scores['challenger_recent_rmse']:,.0f} vs champion "
-        f"v{champion_version} {scores['champion_recent_rmse']:,.0f}; holdout RMSE "
-        f"{scores['challenger_holdout_rmse']:,.0f} vs {scores['champion_holdout_rmse']:,.0f} "
-        f"(tolerance {tolerance:.0%})"
+        f"v{champion_version} {scores['champion_recent_rmse']:,.0f} (gain "
+        f"{scores['recent_rmse_gain_low']:,.0f}..{scores['recent_rmse_gain_high']:,.0f} at "
+        f"{rules.confidence:.0%}); holdout RMSE {scores['challenger_holdout_rmse']:,.0f} vs "
+        f"{scores['champion_holdout_rmse']:,.0f} ({holdout_change:+.1%}, tolerance "
+        f"{tolerance:.0%})"
     )
     if recent_better and holdout_ok:
-        return True, f"better on recent data and within tolerance on the holdout: {text}"
-    why = "not better on recent data" if not recent_better else "too much worse on the holdout"
+        return True, f"surely better on recent data and within tolerance on the holdout: {text}"
+    why = (
+        "not surely better on recent data" if not recent_better else "too much worse on the holdout"
+    )
     return False, f"{why}: {text}"

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import inspect, select
 
 from housing.store.database import open_log
+from housing.store.monitor_status import latest_status
 from housing.store.tables import monitoring_runs
 from monitoring.scheduler import JOBS_TABLE, persisted_next_run
-from monitoring.status import latest_status
 from support.processes import stop_process
 from tests.fixtures.monitoring import HOUSING, housing_env, log_houses, own_outputs, run_housing
 
@@ -39,7 +39,16 @@ def test_drifted_window_exits_3_and_names_the_verdict(settings, holdout_houses) 
     done = run_housing(settings, "monitor", "--last", "1000")
     assert done.returncode == 3, done.stderr
     assert "drift" in done.stdout and "ocean_proximity" in done.stdout
-    assert latest_status(settings)["verdict"] == "drift"
+    assert latest_status(settings).verdict == "drift"
+
+
+def test_tiny_window_shows_no_drift_figures_it_did_not_judge(settings, holdout_houses) -> None:
+    log_houses(settings, holdout_houses.head(4))
+    done = run_housing(settings, "monitor", "--last", "4")
+    assert done.returncode == 0, done.stderr
+    assert "insufficient_data" in done.stdout
+    assert "drift not judged" in done.stdout
+    assert "drift share" not in done.stdout and "drifted" not in done.stdout
 
 
 def _start_scheduler(settings, *args: str) -> subprocess.Popen[str]:
@@ -108,8 +117,8 @@ def test_ui_serves_the_workspace_history(settings, holdout_houses) -> None:
     from support.processes import free_server_port
 
     log_houses(settings, holdout_houses.head(300))
-    first = run_monitor(settings, resolve_window(settings)).summary["run_id"]
-    second = run_monitor(settings, resolve_window(settings)).summary["run_id"]
+    first = run_monitor(settings, resolve_window(settings)).summary.title
+    second = run_monitor(settings, resolve_window(settings)).summary.title
     port = free_server_port()
     process = subprocess.Popen(
         [HOUSING, "ui", "--port", str(port)],
@@ -134,7 +143,8 @@ def test_ui_serves_the_workspace_history(settings, holdout_houses) -> None:
             f"http://127.0.0.1:{port}/api/projects/{project['id']}/snapshots", timeout=10
         ).json()
         names = {run["name"] for run in runs}
-        assert {f"insufficient_data {first[:8]}", f"insufficient_data {second[:8]}"} <= names
+        assert first.startswith("insufficient_data ")
+        assert {first, second} <= names
     finally:
         stop_process(process, UI_STOP_TIMEOUT_S, whole_group=True)
 

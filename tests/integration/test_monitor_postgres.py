@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from housing.store.monitor_status import latest_status
 from monitoring.monitor import run_monitor
-from monitoring.status import latest_status
 from monitoring.window import Window
 from tests.fixtures.monitoring import log_houses, own_outputs
 
@@ -25,8 +25,8 @@ def test_monitor_reads_a_postgres_log(
     log_houses(settings, holdout_houses.head(1200), labelled_share=0.5, start=HOUR)
     window = Window(since=HOUR, until=HOUR + timedelta(hours=1))
     result = run_monitor(settings, window)
-    assert result.summary["rows"]["read"] == 1200
-    assert result.summary["labelled"] == 600
-    assert result.summary["verdict"] == "healthy", result.summary["reasons"]
+    assert result.summary.rows.read == 1200
+    assert result.summary.labelled == 600
+    assert result.summary.verdict == "healthy", result.summary.reasons
     status = latest_status(settings)
-    assert status["verdict"] == "healthy" and status["rows"] == 1200
+    assert status.verdict == "healthy" and status.rows == 1200

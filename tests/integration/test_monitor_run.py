@@ -9,19 +9,15 @@ import pytest
 from sqlalchemy import text
 
 from housing.store.database import open_log
+from housing.store.monitor_status import latest_status
 from monitoring.monitor import run_monitor
-from monitoring.status import latest_status
 from monitoring.window import Window, resolve_window
 from tests.fixtures.monitoring import log_houses, own_outputs
 
 
 @pytest.fixture
 def settings(champion_settings, tmp_path):
-    return own_outputs(
-        champion_settings,
-        tmp_path,
-        performance=champion_settings.monitoring.performance.model_copy(update={"min_labels": 100}),
-    )
+    return own_outputs(champion_settings, tmp_path)
 
 
 def test_undrifted_labelled_traffic_is_healthy_and_published(settings, holdout_houses) -> None:
@@ -30,57 +26,64 @@ def test_undrifted_labelled_traffic_is_healthy_and_published(settings, holdout_h
     log_houses(settings, holdout_houses.sample(1200, random_state=3), labelled_share=0.5)
     result = run_monitor(settings, resolve_window(settings))
     summary = result.summary
-    assert summary["verdict"] == "healthy", summary["reasons"]
+    assert summary.verdict == "healthy", summary.reasons
     assert result.exit_code == 0
-    assert summary["rows"]["analysed"] == 1200 and summary["labelled"] == 600
-    assert summary["performance"]["baseline_rmse"] > 0
-    assert 0.75 < summary["performance"]["coverage"] <= 1.0
+    assert summary.rows.analysed == 1200 and summary.labelled == 600
+    assert summary.performance.reference_rmse > 0
+    assert summary.performance.min_labels < 600
+    assert 0.75 < summary.performance.coverage <= 1.0
     # Files: the report, the JSON summary, and an index that links the run.
     assert result.report_path.stat().st_size > 100_000
-    assert json.loads(result.summary_path.read_text())["run_id"] == summary["run_id"]
+    assert json.loads(result.summary_path.read_text())["run_id"] == summary.run_id
     index = (settings.monitoring.reports_dir / "index.html").read_text()
     assert result.report_path.parent.name in index and "healthy" in index
     # MLflow: a run in the monitoring experiment with the verdict and the report.
     run = mlflow.MlflowClient(settings.mlflow.tracking_uri).get_run(result.mlflow_run_id)
     assert run.data.tags["verdict"] == "healthy"
+    assert run.info.run_name.startswith("healthy ")
     assert run.data.metrics["labelled"] == 600
     artifacts = mlflow.MlflowClient(settings.mlflow.tracking_uri).list_artifacts(
         result.mlflow_run_id, "monitoring"
     )
     assert {"monitoring/report.html", "monitoring/summary.json"} <= {a.path for a in artifacts}
     # Evidently workspace and the status the service turns into gauges.
-    assert any(settings.monitoring.workspace_dir.rglob("*.json"))
+    from evidently.ui.workspace import Workspace
+
+    workspace = Workspace(str(settings.monitoring.workspace_dir))
+    (project,) = workspace.search_project("housing-price monitoring")
+    (snapshot_id,) = workspace.list_runs(project.id)
+    assert workspace.get_run(project.id, snapshot_id).name == summary.title
     status = latest_status(settings)
-    assert status["verdict"] == "healthy" and status["labelled"] == 600
+    assert status.verdict == "healthy" and status.labelled == 600
 
 
 def test_prices_that_moved_are_degraded_with_exit_code_3(settings, holdout_houses) -> None:
     inland = holdout_houses[holdout_houses["ocean_proximity"] == "INLAND"]
     log_houses(settings, inland.sample(1000, random_state=4), price_factor=1.6)
     result = run_monitor(settings, resolve_window(settings))
-    assert result.summary["verdict"] == "degraded", result.summary["reasons"]
+    assert result.summary.verdict == "degraded", result.summary.reasons
     assert result.exit_code == 3
-    assert result.summary["drift"]["status"] == "drift"
-    assert "ocean_proximity" in result.summary["drift"]["drifted_features"]
-    assert latest_status(settings)["verdict"] == "degraded"
+    assert result.summary.drift.status == "drift"
+    assert "ocean_proximity" in result.summary.drift.drifted_features
+    assert latest_status(settings).verdict == "degraded"
 
 
 def test_too_few_labels_still_checks_drift(settings, holdout_houses) -> None:
     log_houses(settings, holdout_houses.sample(1200, random_state=5), labelled_share=0.05)
     summary = run_monitor(settings, resolve_window(settings)).summary
-    assert summary["labelled"] == 60
-    assert summary["performance"]["status"] == "insufficient_data"
-    assert summary["drift"]["status"] == "healthy"
-    assert summary["verdict"] == "insufficient_data"
+    assert summary.labelled == 60
+    assert summary.performance.status == "insufficient_data"
+    assert summary.drift.status == "healthy"
+    assert summary.verdict == "insufficient_data"
 
 
 def test_empty_window_is_a_clear_outcome(settings, holdout_houses) -> None:
     log_houses(settings, holdout_houses.head(200))
     future = datetime.now(UTC) + timedelta(days=1)
     result = run_monitor(settings, Window(since=future))
-    assert result.summary["verdict"] == "insufficient_data"
+    assert result.summary.verdict == "insufficient_data"
     assert result.exit_code == 0
-    assert any("no predictions in the window" in note for note in result.summary["notes"])
+    assert any("no predictions in the window" in note for note in result.summary.notes)
     assert "no predictions in the window" in result.report_path.read_text()
 
 
@@ -88,16 +91,16 @@ def test_rows_of_a_version_without_reference_are_set_aside(settings, holdout_hou
     log_houses(settings, holdout_houses.head(300), start=datetime.now(UTC) - timedelta(hours=3))
     log_houses(settings, holdout_houses.tail(50), version="42")  # newer rows, unknown version
     summary = run_monitor(settings, resolve_window(settings)).summary
-    assert summary["model_version"] == "1"
-    assert summary["rows"]["analysed"] == 300
-    assert any("50 rows of model version 42 skipped" in n for n in summary["notes"])
+    assert summary.model_version == "1"
+    assert summary.rows.analysed == 300
+    assert any("50 rows of model version 42 skipped" in n for n in summary.notes)
 
 
 def test_only_rows_without_reference_is_insufficient_data(settings, holdout_houses) -> None:
     log_houses(settings, holdout_houses.head(200), version="42")
     result = run_monitor(settings, resolve_window(settings))
-    assert result.summary["verdict"] == "insufficient_data"
-    assert any("has a reference" in r for r in result.summary["reasons"])
+    assert result.summary.verdict == "insufficient_data"
+    assert any("has a reference" in r for r in result.summary.reasons)
 
 
 def test_corrupted_feedback_rows_are_ignored_and_counted(settings, holdout_houses) -> None:
@@ -117,7 +120,7 @@ def test_corrupted_feedback_rows_are_ignored_and_counted(settings, holdout_house
         )
     engine.dispose()
     summary = run_monitor(settings, resolve_window(settings)).summary
-    assert summary["invalid_feedback"] == 2
-    assert summary["rows"]["unreadable"] == 1
-    assert summary["labelled"] == 1197
-    assert summary["verdict"] == "healthy"
+    assert summary.invalid_feedback == 2
+    assert summary.rows.unreadable == 1
+    assert summary.labelled == 1197
+    assert summary.verdict == "healthy"

@@ -128,3 +128,13 @@ def test_the_unlogged_policy_is_refuse_by_default_and_validated() -> None:
     assert served.storage.on_log_unavailable == "serve"
     with pytest.raises(ConfigError, match=r"storage\.on_log_unavailable: .*'refuse' or 'serve'"):
         load_config(CONFIG, environ={"HOUSING_STORAGE__ON_LOG_UNAVAILABLE": "ignore"})
+
+
+def test_smallest_shift_within_the_bias_margin_is_rejected() -> None:
+    """No label count could ever prove a shift the margin already calls immaterial."""
+    environ = {
+        "HOUSING_MONITORING__PERFORMANCE__SMALLEST_SHIFT": "0.04",
+        "HOUSING_MONITORING__PERFORMANCE__BIAS_MARGIN": "0.05",
+    }
+    with pytest.raises(ConfigError, match=r"monitoring\.performance: .*smallest_shift 0\.04"):
+        load_config(CONFIG, environ=environ)

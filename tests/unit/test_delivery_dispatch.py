@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from delivery import dispatch
+from tests.fixtures.monitoring import run_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -98,10 +99,7 @@ def test_healthy_exit_dispatches_nothing(github_api, capsys) -> None:
 def test_retrain_exit_dispatches_the_retrain_workflow(github_api, tmp_path, capsys) -> None:
     url, recorder = github_api
     summary = tmp_path / "summary.json"
-    summary.write_text(
-        json.dumps({"verdict": "drift", "reasons": ["drift share 0.56 >= 0.30"]}),
-        encoding="utf-8",
-    )
+    summary.write_text(run_summary("drift", ["drift share 0.56 >= 0.30"]), encoding="utf-8")
     assert _run(3, url, summary=str(summary)) == 0
     assert len(recorder.requests) == 1
     request = recorder.requests[0]

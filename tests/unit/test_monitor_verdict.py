@@ -8,11 +8,9 @@ import pytest
 
 from housing.exit_codes import RETRAIN
 from monitoring.analysis import analyse, is_drifted
-from monitoring.verdict import Baseline, Status, decide
+from monitoring.verdict import Status, decide
 from monitoring.window import ACTUAL, HIGH, LOW, PREDICTION
 from tests.fixtures.monitoring import monitoring_settings
-
-BASELINE = Baseline(rmse=60_000.0, mae=40_000.0)
 
 
 def _window(rows: pd.DataFrame, labelled: int, seed: int = 1) -> pd.DataFrame:
@@ -30,13 +28,12 @@ def reference(housing_rows: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture
 def settings(tmp_path):
-    return monitoring_settings(tmp_path, {"HOUSING_MONITORING__PERFORMANCE__MIN_LABELS": "300"})
+    return monitoring_settings(tmp_path)
 
 
-def _verdict(current: pd.DataFrame, reference: pd.DataFrame, settings, baseline=BASELINE):
+def _verdict(current: pd.DataFrame, reference: pd.DataFrame, settings):
     analysis = analyse(current, reference, settings)
-    labelled = int(current[ACTUAL].notna().sum())
-    return analysis, decide(analysis, len(current), labelled, baseline, settings)
+    return analysis, decide(analysis, len(current), settings)
 
 
 def test_same_distribution_with_labels_is_healthy(housing_rows, reference, settings) -> None:
@@ -44,7 +41,9 @@ def test_same_distribution_with_labels_is_healthy(housing_rows, reference, setti
     assert verdict.status is Status.HEALTHY
     assert verdict.exit_code == 0
     assert analysis.drift_share < settings.monitoring.drift.share_threshold
-    assert analysis.performance is not None and analysis.performance.labelled == 500
+    assert verdict.performance.labelled == 500 and verdict.performance.min_labels < 500
+    checks = {c.name for c in verdict.performance.checks}
+    assert checks == {"bias", "rms_log_error_ratio", "coverage"}
     assert {c.method for c in analysis.columns} == {"wasserstein", "jensenshannon"}
 
 
@@ -62,28 +61,43 @@ def test_shifted_features_and_prices_is_drift(housing_rows, reference, settings)
 
 
 def test_too_few_labels_still_checks_drift(housing_rows, reference, settings) -> None:
-    _, verdict = _verdict(_window(housing_rows, 299), reference, settings)
+    _, verdict = _verdict(_window(housing_rows, 29), reference, settings)
     assert verdict.drift_check is Status.HEALTHY
     assert verdict.performance_check is Status.INSUFFICIENT_DATA
     assert verdict.status is Status.INSUFFICIENT_DATA and verdict.exit_code == 0
-    assert any("299 labelled rows, at least 300 needed" in r for r in verdict.reasons)
+    assert any("29 labelled rows, at least 30 needed to judge" in r for r in verdict.reasons)
+
+
+def test_labels_below_min_labels_can_not_claim_healthy(housing_rows, reference, settings) -> None:
+    """100 labels: no sign of degradation, yet too few to rule out prices 10% off."""
+    _, verdict = _verdict(_window(housing_rows, 100), reference, settings)
+    assert verdict.performance_check is Status.INSUFFICIENT_DATA
+    needed = verdict.performance.min_labels
+    assert 100 < needed < 500
+    assert any(f"calling it healthy needs {needed}" in r for r in verdict.reasons)
 
 
 def test_prices_that_moved_are_degraded(housing_rows, reference, settings) -> None:
     current = _window(housing_rows, 600)
     current[ACTUAL] *= 1.5  # the market moved; the model did not
-    analysis, verdict = _verdict(current, reference, settings)
+    _, verdict = _verdict(current, reference, settings)
     assert verdict.status is Status.DEGRADED
     assert verdict.exit_code == RETRAIN
-    assert analysis.performance.bias < 0
-    assert any("live RMSE" in r for r in verdict.reasons)
+    assert verdict.performance.bias < 0
+    assert any("below the reference's bias" in r for r in verdict.reasons)
     assert any("interval coverage" in r for r in verdict.reasons)
+    bias = next(c for c in verdict.performance.checks if c.name == "bias")
+    assert bias.breached and bias.high < -bias.limit  # log(1/1.5) = -0.41
 
 
-def test_missing_baseline_only_skips_the_rmse_rule(housing_rows, reference, settings) -> None:
-    _, verdict = _verdict(_window(housing_rows, 500), reference, settings, Baseline())
+def test_reference_without_intervals_skips_only_coverage(housing_rows, settings) -> None:
+    reference = housing_rows.sample(5000, random_state=0).reset_index(drop=True)
+    reference[[LOW, HIGH]] = np.nan  # a model version that recorded no intervals
+    current = _window(housing_rows, 500)
+    current[[LOW, HIGH]] = np.nan
+    _, verdict = _verdict(current, reference, settings)
     assert verdict.status is Status.HEALTHY
-    assert any("no holdout baseline" in r for r in verdict.reasons)
+    assert "coverage" not in {c.name for c in verdict.performance.checks}
 
 
 def test_tiny_window_is_insufficient_for_drift(housing_rows, reference, settings) -> None:
@@ -96,9 +110,10 @@ def test_tiny_window_is_insufficient_for_drift(housing_rows, reference, settings
 def test_empty_column_is_skipped_not_fatal(housing_rows, reference, settings) -> None:
     current = _window(housing_rows, 500)
     current["total_bedrooms"] = np.nan
-    analysis, _ = _verdict(current, reference, settings)
+    analysis, verdict = _verdict(current, reference, settings)
     assert analysis.skipped_columns == ["total_bedrooms"]
     assert "total_bedrooms" not in {c.column for c in analysis.columns}
+    assert any("total_bedrooms missing in 100.0% of rows" in r for r in verdict.reasons)
 
 
 def test_drift_direction_depends_on_the_method() -> None:
