@@ -135,7 +135,3 @@ def log_residuals(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     predicted = np.maximum(np.asarray(predicted, dtype=float), _MIN_PRICE)
     return np.log(actual) - np.log(predicted)
 
-
-def conformal_log_halfwidth(actual: np.ndarray, predicted: np.ndarray, coverage: float) -> float:
-    """Split-conformal quantile of absolute log residuals at the requested coverage."""
-    return conformal_quantile(np.abs(log_residuals(actual, predicted)), coverage)
