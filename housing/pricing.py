@@ -134,4 +134,3 @@ def log_residuals(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     actual = np.maximum(np.asarray(actual, dtype=float), _MIN_PRICE)
     predicted = np.maximum(np.asarray(predicted, dtype=float), _MIN_PRICE)
     return np.log(actual) - np.log(predicted)
-
