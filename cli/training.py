@@ -152,17 +152,29 @@ def _print_summary(settings, outcome) -> None:
     console.print(f"total time: {outcome.seconds:.1f} s")
 
 
-def models(ctx: typer.Context) -> None:
+def models(
+    ctx: typer.Context,
+    version: Annotated[
+        str | None, typer.Argument(help="Show one version: metrics and coverage per group.")
+    ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Also list challengers the gate rejected.")
+    ] = False,
+) -> None:
     """List registered model versions with holdout metrics, aliases and BentoML tags."""
-    from housing.registry import list_versions
+    from housing.registry import STATUS_REJECTED, list_versions
 
     settings = settings_of(ctx)
     quiet_libraries()
+    if version is not None:
+        _show_version(settings, version)
+        return
     with _expected_failures():
         versions = list_versions(settings)
     if not versions:
         console.print("no model versions yet: run `housing train`")
         return
+    hidden = [v for v in versions if v.status == STATUS_REJECTED and not v.aliases and not show_all]
     table = Table(title=f"registered model '{settings.mlflow.registered_model}'")
     for column in (
         "version",
@@ -179,10 +191,12 @@ def models(ctx: typer.Context) -> None:
             column, justify="right" if column in {"holdout RMSE", "MAE", "coverage"} else "left"
         )
     for item in versions:
+        if item in hidden:
+            continue
         coverage = item.metrics.get("holdout_coverage")
         table.add_row(
             str(item.version),
-            item.stage,
+            item.stage + (f" ({item.status})" if item.status == STATUS_REJECTED else ""),
             ",".join(item.aliases) or "-",
             _money(item.metrics.get("holdout_rmse")),
             _money(item.metrics.get("holdout_mae")),
@@ -192,6 +206,75 @@ def models(ctx: typer.Context) -> None:
             item.reason,
         )
     console.print(table)
+    if hidden:
+        console.print(f"{len(hidden)} rejected challengers hidden (`housing models --all`)")
+
+
+def _show_version(settings, version: str) -> None:
+    """One version: its card's holdout/CV metrics and interval coverage per configured group."""
+    from housing import bundle, registry
+
+    with _expected_failures():
+        loaded = bundle.load_model(settings, registry.get_version(settings, version))
+    card = loaded.info
+    console.print(
+        f"version {loaded.version} ({loaded.bento_tag}), trained {card.get('trained_at', '?')}:"
+        f" {card.get('reason', '')}",
+        highlight=False,
+    )
+    holdout = card.get("holdout", {})
+    console.print(
+        f"holdout RMSE {_money(holdout.get('rmse'))}, MAE {_money(holdout.get('mae'))},"
+        f" coverage {holdout.get('coverage', float('nan')):.1%},"
+        f" mean width {_money(holdout.get('mean_interval_width'))}",
+        highlight=False,
+    )
+    groups = card.get("conditional_coverage") or {}
+    if not groups:
+        console.print("no coverage per group recorded for this version")
+        return
+    table = Table(title=f"holdout coverage of the {loaded.pricing.coverage:.0%} intervals by group")
+    for column in ("column", "group", "rows", "coverage", "mean width"):
+        table.add_column(column, justify="left" if column in {"column", "group"} else "right")
+    for column, values in groups.items():
+        for label, row in values.items():
+            table.add_row(
+                column,
+                label,
+                str(row["rows"]),
+                f"{row['coverage']:.1%}",
+                _money(row["mean_interval_width"]),
+            )
+    console.print(table)
+
+
+def prune(
+    ctx: typer.Context,
+    keep: Annotated[
+        int, typer.Option("--keep", min=0, help="How many of the newest versions to keep.")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say what would be removed.")
+    ] = False,
+) -> None:
+    """Remove old versions from MLflow and the BentoML store.
+
+    The champion, the previous champion (rollback target) and any version whose model a Bento
+    still packages are always kept, and the reason is printed.
+    """
+    from housing import registry
+
+    settings = settings_of(ctx)
+    quiet_libraries()
+    with _expected_failures():
+        plan = registry.plan_prune(settings, keep)
+        for number, why in sorted(plan.keep.items(), reverse=True):
+            console.print(f"keep version {number}: {why}", highlight=False)
+        if not dry_run:
+            registry.prune(settings, plan)
+    verb = "would remove" if dry_run else "removed"
+    removed = ", ".join(str(item.version) for item in plan.remove) or "nothing"
+    console.print(f"{verb}: {removed}", highlight=False)
 
 
 def promote(
@@ -256,6 +339,7 @@ def register(app: typer.Typer) -> None:
     """Add this package's commands to ``app``."""
     app.command("train")(train)
     app.command("models")(models)
+    app.command("prune")(prune)
     app.command("promote")(promote)
     app.command("rollback")(rollback)
     app.command("predict")(predict)

@@ -136,9 +136,6 @@ class StratifyConfig(Section):
 
 class SplitConfig(Section):
     holdout_fraction: Fraction = 0.2
-    calibration_fraction: Fraction = Field(
-        default=0.2, description="share of the training part kept aside to calibrate intervals"
-    )
     seed: int = 42
     cv_folds: int = Field(default=5, ge=2)
     cv_jobs: PositiveInt = Field(default=2, description="parallel CV fits (processes)")
@@ -157,9 +154,27 @@ class RotatedCoordinates(Section):
     angles_deg: list[float] = Field(min_length=1)
 
 
+class PlaceDistances(Section):
+    longitude: str
+    latitude: str
+    places: dict[str, tuple[float, float]] = Field(
+        min_length=1, description="name: [longitude, latitude]; adds km_to_<name>"
+    )
+
+
+class NeighbourPrices(Section):
+    longitude: str
+    latitude: str
+    k: list[PositiveInt] = Field(
+        min_length=1, description="neighbourhood sizes; each adds the mean log target of k rows"
+    )
+
+
 class FeatureEngineeringConfig(Section):
     ratios: list[RatioFeature] = []
     rotated_coordinates: RotatedCoordinates | None = None
+    distances_to: PlaceDistances | None = None
+    neighbour_prices: NeighbourPrices | None = None
 
 
 class ModelConfig(Section):
@@ -174,8 +189,39 @@ class ModelConfig(Section):
     )
 
 
+class GroupSpec(Section):
+    column: str
+    quantiles: int | None = Field(
+        default=None,
+        ge=2,
+        description="numeric column: groups are this many training quantiles (e.g. 5 quintiles)",
+    )
+
+
 class IntervalConfig(Section):
     coverage: Fraction = 0.9
+    method: Literal["absolute", "normalized"] = Field(
+        default="normalized",
+        description=(
+            "absolute: one multiplicative width for every house; normalized: the width scales"
+            " with an error model's estimate of each house's log error"
+        ),
+    )
+    error_model: dict[str, Any] = Field(
+        default={}, description="HistGradientBoostingRegressor params of the error model"
+    )
+    error_floor_quantile: Fraction = Field(
+        default=0.01, description="the error estimate never goes below this training quantile"
+    )
+    mondrian: GroupSpec | None = Field(
+        default=None, description="calibrate each group of this column separately"
+    )
+    mondrian_min_rows: PositiveInt = Field(
+        default=200, description="smaller groups use the pooled calibration"
+    )
+    groups: list[GroupSpec] = Field(
+        default=[], description="coverage and width are reported per group of these columns"
+    )
 
 
 class PromotionConfig(Section):
@@ -526,6 +572,23 @@ class Settings(Section):
             for column in (rot.longitude, rot.latitude):
                 if column not in features:
                     raise ValueError(f"rotated_coordinates uses unknown feature '{column}'")
+        for spec in [*self.intervals.groups, *filter(None, [self.intervals.mondrian])]:
+            feature = features.get(spec.column)
+            if feature is None:
+                raise ValueError(f"intervals group column '{spec.column}' is not a dataset feature")
+            if (feature.type == "category") == (spec.quantiles is not None):
+                raise ValueError(
+                    f"intervals group '{spec.column}': set 'quantiles' for a numeric column"
+                    " and only for a numeric column"
+                )
+        engineering = self.feature_engineering
+        for key, section in (
+            ("distances_to", engineering.distances_to),
+            ("neighbour_prices", engineering.neighbour_prices),
+        ):
+            for column in (section.longitude, section.latitude) if section else ():
+                if column not in features or features[column].type == "category":
+                    raise ValueError(f"{key} uses unknown numeric feature '{column}'")
         return self
 
     @model_validator(mode="after")

@@ -14,8 +14,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.neighbors import KDTree
 
 from housing.config import FeatureEngineeringConfig, FeatureSpec
+
+# Flat projection of degrees to km for neighbour distances: 111.2 km per degree of latitude,
+# longitude shrunk by cos(latitude) at the middle of the data (California spans 32-42 N).
+_KM_PER_DEGREE = 111.2
+_REFERENCE_LATITUDE = 37.0
+# A target is never allowed to reach zero before taking logs.
+_MIN_TARGET = 1e-6
 
 
 class HousingFeatures(TransformerMixin, BaseEstimator):
@@ -32,6 +40,12 @@ class HousingFeatures(TransformerMixin, BaseEstimator):
     * ``ratios``: ``[(name, numerator, denominator)]``; a zero denominator gives NaN.
     * ``rotation``: ``(longitude, latitude, [angles in degrees])`` or None; adds the coordinates
       rotated by each angle so trees can split along diagonal structures such as a coastline.
+    * ``centres``: ``(longitude, latitude, {name: (lon, lat)})`` or None; adds the distance (km)
+      to each named place, e.g. the large metropolitan centres.
+    * ``neighbours``: ``(longitude, latitude, [k, ...])`` or None; adds, for each ``k``, the mean
+      log target of the ``k`` nearest *training* rows. Fitted on the training rows only; on the
+      rows it is fitted on (``fit_transform``) each row is left out of its own neighbourhood, so
+      the feature never sees a row's own price (no leakage into cross-validation or the fit).
     """
 
     def __init__(
@@ -40,16 +54,38 @@ class HousingFeatures(TransformerMixin, BaseEstimator):
         categories: dict[str, list[str]] | None = None,
         ratios: list[tuple[str, str, str]] | None = None,
         rotation: tuple[str, str, list[float]] | None = None,
+        *,
+        centres: tuple[str, str, dict[str, tuple[float, float]]] | None = None,
+        neighbours: tuple[str, str, list[int]] | None = None,
     ) -> None:
         self.numeric = numeric
         self.categories = categories
         self.ratios = ratios
         self.rotation = rotation
+        self.centres = centres
+        self.neighbours = neighbours
 
     def fit(self, frame: pd.DataFrame, y: Any = None) -> HousingFeatures:
         self.feature_names_out_ = np.asarray(self._names(), dtype=object)
         self.n_features_out_ = len(self.feature_names_out_)
+        self.neighbour_tree_ = None
+        if self.neighbours:
+            if y is None:
+                raise ValueError("neighbour price features need the target to fit")
+            points = self._points(frame, self.neighbours[0], self.neighbours[1])
+            known = np.all(np.isfinite(points), axis=1)
+            self.neighbour_tree_ = KDTree(points[known])
+            target = np.asarray(y, dtype=float)[known]
+            self.neighbour_log_target_ = np.log(np.maximum(target, _MIN_TARGET))
         return self
+
+    def fit_transform(self, frame: pd.DataFrame, y: Any = None, **fit_params: Any) -> np.ndarray:
+        """Fit, then transform with each training row left out of its own neighbourhood."""
+        self.fit(frame, y)
+        return self._transform(frame, leave_one_out=True)
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        return self._transform(frame, leave_one_out=False)
 
     def _names(self) -> list[str]:
         names = list(self.numeric or [])
@@ -57,10 +93,49 @@ class HousingFeatures(TransformerMixin, BaseEstimator):
         if self.rotation:
             for angle in self.rotation[2]:
                 names += [f"rot{angle:g}_x", f"rot{angle:g}_y"]
+        if self.centres:
+            names += [f"km_to_{name}" for name in self.centres[2]]
+        if self.neighbours:
+            names += [f"neighbour_log_target_{k}" for k in self.neighbours[2]]
         names += list(self.categories or {})
         return names
 
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+    @staticmethod
+    def _numbers(frame: pd.DataFrame, name: str) -> np.ndarray:
+        return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+    @classmethod
+    def _points(cls, frame: pd.DataFrame, longitude: str, latitude: str) -> np.ndarray:
+        """Coordinates in km on a local flat projection (good to ~1% across California)."""
+        lon, lat = cls._numbers(frame, longitude), cls._numbers(frame, latitude)
+        shrink = math.cos(math.radians(_REFERENCE_LATITUDE))
+        return np.column_stack([lon * _KM_PER_DEGREE * shrink, lat * _KM_PER_DEGREE])
+
+    def _neighbour_columns(self, frame: pd.DataFrame, leave_one_out: bool) -> list[np.ndarray]:
+        assert self.neighbours is not None
+        ks = list(self.neighbours[2])
+        points = self._points(frame, self.neighbours[0], self.neighbours[1])
+        known = np.all(np.isfinite(points), axis=1)
+        result = [np.full(len(frame), np.nan) for _ in ks]
+        tree = self.neighbour_tree_
+        if tree is None or not known.any():
+            return result
+        extra = 1 if leave_one_out else 0
+        k_max = min(max(ks) + extra, tree.data.shape[0])
+        _, index = tree.query(points[known], k=k_max)
+        if leave_one_out:
+            # The row itself is at distance 0 (first, or tied with duplicates of its location):
+            # drop it where found, else drop the farthest so every row keeps k_max - 1.
+            own = np.flatnonzero(known)
+            is_self = index == own[:, None]
+            is_self[~is_self.any(axis=1), -1] = True
+            index = index[~is_self].reshape(len(index), k_max - 1)
+        values = self.neighbour_log_target_[index]
+        for column, k in zip(result, ks, strict=True):
+            column[known] = values[:, :k].mean(axis=1)
+        return result
+
+    def _transform(self, frame: pd.DataFrame, *, leave_one_out: bool) -> np.ndarray:
         columns: list[np.ndarray] = []
 
         def numbers(name: str) -> np.ndarray:
@@ -80,6 +155,13 @@ class HousingFeatures(TransformerMixin, BaseEstimator):
                 rad = math.radians(angle)
                 columns.append(lon * math.cos(rad) - lat * math.sin(rad))
                 columns.append(lon * math.sin(rad) + lat * math.cos(rad))
+        if self.centres:
+            points = self._points(frame, self.centres[0], self.centres[1])
+            for lon, lat in self.centres[2].values():
+                centre = self._points(pd.DataFrame({"x": [lon], "y": [lat]}), "x", "y")[0]
+                columns.append(np.hypot(*(points - centre).T))
+        if self.neighbours:
+            columns += self._neighbour_columns(frame, leave_one_out)
         for name, allowed in (self.categories or {}).items():
             codes = {value: float(i) for i, value in enumerate(allowed)}
             columns.append(
@@ -104,6 +186,8 @@ def features_from_config(
 ) -> HousingFeatures:
     """Build the transformer from the ``dataset.features`` and ``feature_engineering`` config."""
     rotation = engineering.rotated_coordinates
+    centres = engineering.distances_to
+    neighbours = engineering.neighbour_prices
     return HousingFeatures(
         numeric=[name for name, spec in features.items() if spec.type != "category"],
         categories={
@@ -114,5 +198,15 @@ def features_from_config(
         ratios=[(r.name, r.numerator, r.denominator) for r in engineering.ratios],
         rotation=(rotation.longitude, rotation.latitude, list(rotation.angles_deg))
         if rotation
+        else None,
+        centres=(
+            centres.longitude,
+            centres.latitude,
+            {name: (place[0], place[1]) for name, place in centres.places.items()},
+        )
+        if centres
+        else None,
+        neighbours=(neighbours.longitude, neighbours.latitude, list(neighbours.k))
+        if neighbours
         else None,
     )

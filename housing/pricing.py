@@ -4,10 +4,18 @@ Training saves exactly one ``PricingModel`` into the BentoML store (and MLflow);
 batch scoring, monitoring and retraining all load the same object, so a price and its interval
 are computed the same way everywhere.
 
-Intervals are split-conformal in log-price space: ``q`` is the calibrated quantile of
-``|log(actual) - log(predicted)|`` on rows the model never trained on, so the interval is
-``[price * exp(-q), price * exp(q)]`` -- multiplicative, which suits prices that span two orders
-of magnitude, and with the finite-sample coverage guarantee of split conformal prediction.
+Intervals are conformal in log-price space, multiplicative (prices span two orders of
+magnitude): ``[price * exp(-h), price * exp(h)]`` with a per-house log half-width
+``h = q_g * sigma(x)``:
+
+* ``sigma(x)`` (optional ``error_model``) predicts the typical absolute log error of this house
+  from the same features the price model sees, so the band is narrow where prices are easy
+  (a suburban tract like its neighbours) and wide where they are not. Without it ``sigma = 1``
+  (one multiplicative width for every house).
+* ``q_g`` is the conformal quantile of the scores ``|log actual - log predicted| / sigma`` of
+  out-of-fold rows, with the finite-sample rank ``ceil((n + 1) * coverage)``; with a
+  ``mondrian`` grouping each group (e.g. an income quintile) gets its own ``q``, so coverage
+  holds per group and not only on average.
 """
 
 from __future__ import annotations
@@ -35,11 +43,40 @@ class PriceEstimates:
 
 
 @dataclass(frozen=True)
+class Grouping:
+    """How rows fall into groups: category values, or bins of a numeric column.
+
+    ``edges`` are the inner bin edges (e.g. training quintiles of income); ``None`` means the
+    column's own values are the groups. Missing values form the group ``"missing"``.
+    """
+
+    column: str
+    edges: tuple[float, ...] | None = None
+
+    def labels(self, frame: pd.DataFrame) -> np.ndarray:
+        values = frame[self.column]
+        if self.edges is None:
+            return np.asarray(values.astype(object).where(values.notna(), "missing"), dtype=str)
+        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        bins = np.searchsorted(np.asarray(self.edges), numbers, side="right")
+        names = np.asarray(self.bin_names(), dtype=object)
+        return np.where(np.isnan(numbers), "missing", names[bins]).astype(str)
+
+    def bin_names(self) -> list[str]:
+        """``Q1``..``Qn`` for quantile bins (n = len(edges) + 1)."""
+        return [f"Q{i + 1}" for i in range(len(self.edges or ()) + 1)]
+
+
+@dataclass(frozen=True)
 class PricingModel:
     """A raw-record-in, price-and-interval-out model.
 
     ``pipeline`` owns all preprocessing, so callers pass the configured feature columns as they
     arrive (missing values included) and never re-implement feature engineering.
+    ``error_model`` (optional) reads the pipeline's transformed features (everything before its
+    last step) and predicts the absolute log error; ``error_floor`` keeps its output positive.
+    ``mondrian`` with ``group_halfwidths`` calibrates each group separately; a group not in the
+    table (too few calibration rows, or unseen) uses the pooled ``log_halfwidth``.
     """
 
     pipeline: Any
@@ -47,27 +84,53 @@ class PricingModel:
     log_halfwidth: float
     coverage: float
     metadata: dict[str, Any] = field(default_factory=dict)
+    error_model: Any = None
+    error_floor: float = 0.0
+    mondrian: Grouping | None = None
+    group_halfwidths: dict[str, float] = field(default_factory=dict)
 
     def predict(self, frame: pd.DataFrame) -> PriceEstimates:
-        price = np.maximum(
-            np.asarray(self.pipeline.predict(frame[list(self.feature_names)]), dtype=float),
-            _MIN_PRICE,
-        )
-        factor = float(np.exp(self.log_halfwidth))
+        rows = frame[list(self.feature_names)]
+        error_model = getattr(self, "error_model", None)  # models pickled before intervals v2
+        if error_model is None:
+            price = np.asarray(self.pipeline.predict(rows), dtype=float)
+            scale = np.ones(len(rows))
+        else:
+            design = self.pipeline[:-1].transform(rows)
+            price = np.asarray(self.pipeline[-1].predict(design), dtype=float)
+            scale = np.maximum(np.asarray(error_model.predict(design), float), self.error_floor)
+        price = np.maximum(price, _MIN_PRICE)
+        factor = np.exp(self.halfwidths(frame) * scale)
         return PriceEstimates(price=price, low=price / factor, high=price * factor)
 
+    def halfwidths(self, frame: pd.DataFrame) -> np.ndarray:
+        """The calibrated score quantile ``q`` of each row (its group's, or the pooled one)."""
+        pooled = np.full(len(frame), self.log_halfwidth)
+        mondrian = getattr(self, "mondrian", None)
+        if mondrian is None or not self.group_halfwidths:
+            return pooled
+        labels = mondrian.labels(frame)
+        for label, value in self.group_halfwidths.items():
+            pooled[labels == label] = value
+        return pooled
 
-def conformal_log_halfwidth(actual: np.ndarray, predicted: np.ndarray, coverage: float) -> float:
-    """Split-conformal quantile of absolute log residuals at the requested coverage.
+
+def conformal_quantile(scores: np.ndarray, coverage: float) -> float:
+    """Conformal quantile of nonconformity scores at the requested coverage.
 
     Uses the finite-sample corrected rank ceil((n + 1) * coverage) so the guarantee holds for
     small calibration sets too.
     """
-    actual = np.maximum(np.asarray(actual, dtype=float), _MIN_PRICE)
-    predicted = np.maximum(np.asarray(predicted, dtype=float), _MIN_PRICE)
-    scores = np.sort(np.abs(np.log(actual) - np.log(predicted)))
+    scores = np.sort(np.asarray(scores, dtype=float))
     n = len(scores)
     if n == 0:
         raise ValueError("conformal calibration needs at least one row")
     rank = min(int(np.ceil((n + 1) * coverage)), n)
     return float(scores[rank - 1])
+
+
+def log_residuals(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """``log(actual) - log(predicted)``, both floored above zero."""
+    actual = np.maximum(np.asarray(actual, dtype=float), _MIN_PRICE)
+    predicted = np.maximum(np.asarray(predicted, dtype=float), _MIN_PRICE)
+    return np.log(actual) - np.log(predicted)

@@ -11,6 +11,7 @@ run (see :mod:`housing.bundle`), so either side leads to the other.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,13 @@ if TYPE_CHECKING:
 # Registered-model tag holding the promotion history (comma separated versions, oldest first).
 TAG_HISTORY = "champion_history"
 _HISTORY_KEEP = 200
+
+# Model-version tags of the gate's verdict: a challenger that was not promoted is "rejected",
+# with the reason; `housing models` hides rejected versions unless asked (--all).
+TAG_STATUS = "status"
+TAG_STATUS_REASON = "status_reason"
+STATUS_REJECTED = "rejected"
+STATUS_PROMOTED = "promoted"
 
 STAGE_CHAMPION = "champion"
 STAGE_CHALLENGER = "challenger"
@@ -65,6 +73,8 @@ class VersionSummary(ModelRef):
     created_at: datetime
     reason: str
     in_local_store: bool
+    status: str = ""
+    status_reason: str = ""
 
 
 # ----------------------------------------------------------------------------- MLflow access
@@ -180,6 +190,7 @@ def _make_champion(
     now = datetime.now(UTC).isoformat(timespec="seconds")
     mlflow_client.set_model_version_tag(name, str(target.version), "promoted_at", now)
     mlflow_client.set_model_version_tag(name, str(target.version), "promotion_reason", reason)
+    mlflow_client.set_model_version_tag(name, str(target.version), TAG_STATUS, STATUS_PROMOTED)
     if previous is not None and previous.version != target.version:
         _set_bento_stage(previous.bento_tag, STAGE_RETIRED)
     _set_bento_stage(target.bento_tag, STAGE_CHAMPION)
@@ -259,6 +270,79 @@ def list_versions(settings: Settings) -> list[VersionSummary]:
                 created_at=datetime.fromtimestamp(version.creation_timestamp / 1000, UTC),
                 reason=(run.data.tags.get("reason", "") if run else ""),
                 in_local_store=local_bento_dir(ref.bento_tag) is not None,
+                status=str((version.tags or {}).get(TAG_STATUS, "")),
+                status_reason=str((version.tags or {}).get(TAG_STATUS_REASON, "")),
             )
         )
     return sorted(summaries, key=lambda s: s.version, reverse=True)
+
+
+def reject(settings: Settings, version: int, reason: str) -> None:
+    """Mark a challenger the gate did not promote: ``status=rejected`` plus the reason."""
+    mlflow_client = client(settings)
+    name = settings.mlflow.registered_model
+    mlflow_client.set_model_version_tag(name, str(version), TAG_STATUS, STATUS_REJECTED)
+    mlflow_client.set_model_version_tag(name, str(version), TAG_STATUS_REASON, reason[:5000])
+
+
+# ----------------------------------------------------------------------------- pruning
+
+
+@dataclass(frozen=True)
+class PrunePlan:
+    """What ``housing prune`` removes and keeps, each kept version with why."""
+
+    remove: list[VersionSummary]
+    keep: dict[int, str]
+
+
+def previous_champion(settings: Settings) -> int | None:
+    """The version a rollback would return to (the champion before the current one)."""
+    current = get_champion(settings)
+    history = _history(settings)
+    earlier = [v for v in history if current is None or v != current.version]
+    return earlier[-1] if earlier else None
+
+
+def bento_models_in_use() -> dict[str, list[str]]:
+    """BentoML model tag -> tags of the Bentos in the local store that package it."""
+    import bentoml
+
+    used: dict[str, list[str]] = {}
+    for bento in bentoml.list():
+        for model in bento.info.all_models:
+            used.setdefault(str(model.tag), []).append(str(bento.tag))
+    return used
+
+
+def plan_prune(settings: Settings, keep: int) -> PrunePlan:
+    """Keep the ``keep`` newest versions, the champion, the previous champion and every version
+    whose BentoML model a Bento still packages; everything else is removed."""
+    versions = list_versions(settings)
+    champion = get_champion(settings)
+    previous = previous_champion(settings)
+    in_bentos = bento_models_in_use()
+    kept: dict[int, str] = {}
+    for position, item in enumerate(versions):  # newest first
+        if champion is not None and item.version == champion.version:
+            kept[item.version] = "champion"
+        elif item.version == previous:
+            kept[item.version] = "previous champion (rollback target)"
+        elif position < keep:
+            kept[item.version] = f"one of the {keep} newest"
+        elif item.bento_tag in in_bentos:
+            kept[item.version] = "packaged in Bento " + ", ".join(in_bentos[item.bento_tag])
+    return PrunePlan(remove=[v for v in versions if v.version not in kept], keep=kept)
+
+
+def prune(settings: Settings, plan: PrunePlan) -> None:
+    """Delete the planned versions from the MLflow registry and their BentoML models."""
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    mlflow_client = client(settings)
+    for item in plan.remove:
+        mlflow_client.delete_model_version(settings.mlflow.registered_model, str(item.version))
+        if item.bento_tag and local_bento_dir(item.bento_tag) is not None:
+            with contextlib.suppress(NotFound):  # removed meanwhile by someone else
+                bentoml.models.delete(item.bento_tag)

@@ -1,4 +1,4 @@
-"""The model itself: pipeline, splits, fitting, conformal calibration and metrics.
+"""The model itself: pipeline, splits, cross-validation, fitting and metrics.
 
 Everything here is a pure function of (settings, frames, weights), with no MLflow, BentoML or
 console, so training and retraining share it and tests can call it directly. Every random choice
@@ -27,8 +27,9 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from housing.config import Settings
 from housing.features import HousingFeatures, features_from_config
-from housing.pricing import PricingModel, conformal_log_halfwidth
+from housing.pricing import PricingModel, log_residuals
 from training.estimators import recipe_of
+from training.intervals import calibrate
 
 # ----------------------------------------------------------------------------- pipeline
 
@@ -117,18 +118,6 @@ def split_holdout(frame: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame
     return train, holdout
 
 
-def split_calibration(train: pd.DataFrame, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (into ``train``) of the rows the model fits on and of the calibration rows."""
-    positions = np.arange(len(train))
-    fit_rows, calibration_rows = train_test_split(
-        positions,
-        test_size=settings.split.calibration_fraction,
-        random_state=settings.split.seed,
-        stratify=strata(train, settings),
-    )
-    return np.sort(fit_rows), np.sort(calibration_rows)
-
-
 # ----------------------------------------------------------------------------- metrics
 
 
@@ -152,10 +141,25 @@ def evaluate(pricing: PricingModel, frame: pd.DataFrame, target: str) -> dict[st
     return metrics
 
 
+@dataclass(frozen=True)
+class CrossValidation:
+    """K-fold CV of the configured pipeline: metrics and what each fold saw out of fold.
+
+    ``residuals`` (log actual - log predicted) and ``design`` (the fold pipeline's transformed
+    features) are aligned with the training rows; ``folds`` holds each fold's test positions.
+    They calibrate the intervals, so no training row is held out of the served model.
+    """
+
+    metrics: dict[str, float]
+    residuals: np.ndarray
+    design: np.ndarray
+    folds: list[np.ndarray]
+
+
 def cross_validation(
     settings: Settings, train: pd.DataFrame, sample_weight: np.ndarray | None = None
-) -> dict[str, float]:
-    """K-fold CV of the configured pipeline on ``train``: ``{metric}_mean`` and ``_std``."""
+) -> CrossValidation:
+    """K-fold CV on ``train``: ``{metric}_mean``/``_std`` plus out-of-fold residuals."""
     scoring = {
         "rmse": "neg_root_mean_squared_error",
         "mae": "neg_mean_absolute_error",
@@ -163,14 +167,18 @@ def cross_validation(
         "mape": "neg_mean_absolute_percentage_error",
     }
     folds = KFold(n_splits=settings.split.cv_folds, shuffle=True, random_state=settings.split.seed)
+    rows = train[settings.feature_names]
+    actual = train[settings.dataset.target].to_numpy(dtype=float)
     result = cross_validate(
         build_pipeline(settings),
-        train[settings.feature_names],
+        rows,
         train[settings.dataset.target],
         cv=folds,
         scoring=scoring,
         n_jobs=settings.split.cv_jobs if settings.split.cv_jobs > 1 else None,
         params=weight_params(sample_weight),
+        return_estimator=True,
+        return_indices=True,
     )
     metrics: dict[str, float] = {}
     for name in scoring:
@@ -179,52 +187,55 @@ def cross_validation(
             scores = -scores
         metrics[f"{name}_mean"] = float(scores.mean())
         metrics[f"{name}_std"] = float(scores.std())
-    return metrics
+    residuals = np.zeros(len(train))
+    design: np.ndarray | None = None
+    tests = [np.asarray(test) for test in result["indices"]["test"]]
+    for fitted, test in zip(result["estimator"], tests, strict=True):
+        transformed = fitted[:-1].transform(rows.iloc[test])
+        if design is None:
+            design = np.empty((len(train), transformed.shape[1]))
+        design[test] = transformed
+        residuals[test] = log_residuals(actual[test], fitted[-1].predict(transformed))
+    assert design is not None
+    return CrossValidation(metrics=metrics, residuals=residuals, design=design, folds=tests)
 
 
 # ----------------------------------------------------------------------------- fitting
 
 
-@dataclass(frozen=True)
-class FittedModel:
-    """A fitted, calibrated model and the rows it did not see (for reference samples)."""
-
-    pricing: PricingModel
-    calibration: pd.DataFrame
-    fit_rows: int
+def categorical_columns(pipeline: Pipeline) -> list[bool] | None:
+    """Which transformed columns are category codes (None when an encoder one-hots them)."""
+    if "encode" in pipeline.named_steps:
+        return None
+    return pipeline.named_steps["features"].categorical_mask()
 
 
 def fit_pricing_model(
-    settings: Settings, train: pd.DataFrame, sample_weight: np.ndarray | None = None
-) -> FittedModel:
-    """Fit on part of ``train`` and calibrate the interval on the rest (split conformal).
+    settings: Settings,
+    train: pd.DataFrame,
+    cv: CrossValidation,
+    sample_weight: np.ndarray | None = None,
+) -> PricingModel:
+    """Fit on all of ``train``; calibrate the interval on the CV's out-of-fold residuals.
 
     ``sample_weight`` (aligned with ``train``) weights rows in the fit, e.g. production rows
     during retraining; calibration is unweighted so the interval keeps its coverage meaning.
     """
-    fit_rows, calibration_rows = split_calibration(train, settings)
-    fit_frame = train.iloc[fit_rows]
-    calibration = train.iloc[calibration_rows]
     pipeline = build_pipeline(settings)
-    weights = None if sample_weight is None else np.asarray(sample_weight)[fit_rows]
     pipeline.fit(
-        fit_frame[settings.feature_names],
-        fit_frame[settings.dataset.target],
-        **weight_params(weights),
+        train[settings.feature_names],
+        train[settings.dataset.target],
+        **weight_params(sample_weight),
     )
-    predicted = pipeline.predict(calibration[settings.feature_names])
-    coverage = settings.intervals.coverage
-    halfwidth = conformal_log_halfwidth(
-        calibration[settings.dataset.target].to_numpy(), predicted, coverage
+    return calibrate(
+        settings,
+        pipeline,
+        train,
+        residuals=cv.residuals,
+        design=cv.design,
+        folds=cv.folds,
+        categorical=categorical_columns(pipeline),
     )
-    pricing = PricingModel(
-        pipeline=pipeline,
-        feature_names=tuple(settings.feature_names),
-        log_halfwidth=halfwidth,
-        coverage=coverage,
-        metadata={"calibration_rows": len(calibration), "fit_rows": len(fit_frame)},
-    )
-    return FittedModel(pricing=pricing, calibration=calibration, fit_rows=len(fit_frame))
 
 
 def reference_sample(
@@ -232,7 +243,7 @@ def reference_sample(
 ) -> pd.DataFrame:
     """The monitor's reference: rows the model never fitted on, with its predictions.
 
-    Holdout plus calibration rows (so the reference's errors are honest, not training fit),
+    Holdout rows (so the reference's errors are honest, not training fit),
     sampled down to ``monitoring.reference_rows`` with ``monitoring.seed``. Columns: features,
     the target, ``prediction``, ``price_low``, ``price_high``.
     """

@@ -10,6 +10,7 @@ up in ``housing models`` or gets promoted.
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,8 +65,11 @@ def _experiment_id(settings: Settings) -> str:
 
 
 def _requirements() -> list[str]:
-    """Pinned requirements of the sklearn flavour (skips MLflow's slow inference)."""
+    """Pinned requirements of the pyfunc (skips MLflow's slow inference)."""
     return [
+        f"mlflow=={importlib.metadata.version('mlflow')}",
+        f"pydantic=={importlib.metadata.version('pydantic')}",
+        f"pyyaml=={importlib.metadata.version('pyyaml')}",
         f"scikit-learn=={sklearn.__version__}",
         f"pandas=={pd.__version__}",
         f"numpy=={np.__version__}",
@@ -94,8 +98,9 @@ def publish(
     """Log, register and save ``trained``; returns the new version, run id and BentoML tag."""
     import bentoml
     import mlflow
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
+    import mlflow.pyfunc
+
+    from housing import pyfunc
 
     mlflow.set_tracking_uri(settings.mlflow.tracking_uri)
     mlflow_client = registry.client(settings)
@@ -120,16 +125,20 @@ def publish(
             with tempfile.TemporaryDirectory(prefix="housing-plots-") as tmp:
                 for path in _log_plots(trained, settings, Path(tmp)):
                     mlflow.log_artifact(str(path), "plots")
-            example = trained.holdout[settings.feature_names].head(5)
-            info = mlflow.sklearn.log_model(
-                trained.pricing.pipeline,
-                name="model",
-                signature=infer_signature(example, trained.pricing.pipeline.predict(example)),
-                input_example=example,
-                serialization_format="cloudpickle",
-                pip_requirements=_requirements(),
-                registered_model_name=name,
-            )
+            with tempfile.TemporaryDirectory(prefix="housing-pyfunc-") as tmp:
+                pickled = Path(tmp) / bundle.MODEL_FILE
+                with pickled.open("wb") as handle:
+                    cloudpickle.dump(trained.pricing, handle)
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=pyfunc.PricingPyfunc(),
+                    artifacts={pyfunc.ARTIFACT: str(pickled)},
+                    code_paths=[str(Path(pyfunc.__file__).parent)],  # the `housing` package
+                    signature=pyfunc.signature(settings),
+                    input_example=trained.holdout[settings.feature_names].head(5),
+                    pip_requirements=_requirements(),
+                    registered_model_name=name,
+                )
             version = int(info.registered_model_version)
             card = {
                 **trained.card,
@@ -175,6 +184,8 @@ def publish(
             mlflow.set_tag(bundle.TAG_BENTO, bento_tag)
             mlflow_client.set_model_version_tag(name, str(version), bundle.TAG_BENTO, bento_tag)
             mlflow_client.update_model_version(name, str(version), description=reason)
+            if run_tags.get("promotion_decision") == "challenger":  # the gate said no
+                registry.reject(settings, version, run_tags.get("promotion_reason", reason))
         except BaseException:
             _undo(settings, version, bento_tag)
             raise

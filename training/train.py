@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 from housing import registry
 from housing.config import Settings
 from training.data import load_training_data
+from training.intervals import conditional_coverage, coverage_metrics
 from training.pipeline import (
     cross_validation,
     evaluate,
@@ -63,7 +64,10 @@ def model_params(settings: Settings) -> dict[str, object]:
         "estimator": settings.model.estimator,
         "log_target": settings.model.log_target,
         "holdout_fraction": settings.split.holdout_fraction,
-        "calibration_fraction": settings.split.calibration_fraction,
+        "interval_method": settings.intervals.method,
+        "interval_mondrian": settings.intervals.mondrian.column
+        if settings.intervals.mondrian
+        else "none",
         "seed": settings.split.seed,
         "cv_folds": settings.split.cv_folds,
         "stratify": settings.split.stratify.column if settings.split.stratify else "none",
@@ -75,6 +79,10 @@ def model_params(settings: Settings) -> dict[str, object]:
     params["rotation_angles"] = (
         ",".join(f"{a:g}" for a in rotation.angles_deg) if rotation else "none"
     )
+    places = settings.feature_engineering.distances_to
+    params["distances_to"] = ",".join(places.places) if places else "none"
+    neighbours = settings.feature_engineering.neighbour_prices
+    params["neighbour_k"] = ",".join(str(k) for k in neighbours.k) if neighbours else "none"
     params.update({f"model.{key}": value for key, value in settings.model.params.items()})
     return params
 
@@ -97,16 +105,19 @@ def train_model(
     started = time.perf_counter()
     with threadpool_limits(settings.model.threads):
         on_step("cross-validating")
-        cv = cross_validation(settings, train, sample_weight)
+        cross = cross_validation(settings, train, sample_weight)
+        cv = cross.metrics
         on_step("fitting and calibrating")
-        fitted = fit_pricing_model(settings, train, sample_weight)
+        pricing = fit_pricing_model(settings, train, cross, sample_weight)
         on_step("evaluating on the holdout")
-        holdout_metrics = evaluate(fitted.pricing, holdout, settings.dataset.target)
-        reference = reference_sample(settings, fitted.pricing, [holdout, fitted.calibration])
+        holdout_metrics = evaluate(pricing, holdout, settings.dataset.target)
+        groups = conditional_coverage(settings, pricing, holdout, train)
+        reference = reference_sample(settings, pricing, [holdout])
     seconds = time.perf_counter() - started
     metrics = {f"holdout_{k}": v for k, v in holdout_metrics.items()}
     metrics |= {f"cv_{k}": v for k, v in cv.items()}
-    metrics["calibration_log_halfwidth"] = fitted.pricing.log_halfwidth
+    metrics |= coverage_metrics(groups)
+    metrics["calibration_log_halfwidth"] = pricing.log_halfwidth
     metrics["fit_seconds"] = seconds
     card = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -127,22 +138,27 @@ def train_model(
         "holdout": holdout_metrics,
         "cv": cv,
         "calibration": {
-            "coverage": fitted.pricing.coverage,
-            "log_halfwidth": fitted.pricing.log_halfwidth,
-            "rows": len(fitted.calibration),
+            "coverage": pricing.coverage,
+            "method": settings.intervals.method,
+            "scores": "out-of-fold residuals of the cross-validation",
+            "log_halfwidth": pricing.log_halfwidth,
+            "mondrian": settings.intervals.mondrian.column if settings.intervals.mondrian else None,
+            "group_log_halfwidths": dict(pricing.group_halfwidths),
+            "rows": len(train),
         },
+        "conditional_coverage": groups,
         "reference_rows": len(reference),
         "fit_seconds": round(seconds, 2),
     }
     params = model_params(settings) | {
         "train_rows": len(train),
         "holdout_rows": len(holdout),
-        "fit_rows": fitted.fit_rows,
-        "calibration_rows": len(fitted.calibration),
+        "fit_rows": len(train),
+        "calibration_rows": len(train),
         "sample_weighted": sample_weight is not None,
     }
     return TrainedModel(
-        pricing=fitted.pricing,
+        pricing=pricing,
         holdout=holdout,
         reference=reference,
         metrics=metrics,

@@ -50,7 +50,11 @@ def test_reference_sample_has_features_target_and_prediction(champion_settings: 
     reference = registry.load_reference(champion_settings, 1)
     expected = {*champion_settings.feature_names, champion_settings.dataset.target, "prediction"}
     assert expected <= set(reference.columns)
-    assert len(reference) == champion_settings.monitoring.reference_rows
+    # Drawn from the holdout, the only rows the served model (fitted on all training rows) never
+    # saw: the configured size, or the whole holdout when it is smaller.
+    rows = len(load_training_data(champion_settings).frame)
+    holdout_rows = round(rows * champion_settings.split.holdout_fraction)
+    assert len(reference) == min(champion_settings.monitoring.reference_rows, holdout_rows)
     with pytest.raises(registry.ReferenceNotFound):
         registry.load_reference(champion_settings, 99)
 

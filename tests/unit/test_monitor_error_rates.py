@@ -53,7 +53,7 @@ class Market:
 
 @pytest.fixture(scope="module")
 def market() -> Market:
-    from training.pipeline import fit_pricing_model
+    from training.pipeline import cross_validation, fit_pricing_model
 
     settings = load_config(
         CONFIG, environ={"HOUSING_MODEL__PARAMS__MAX_ITER": "60", "HOUSING_MODEL__THREADS": "1"}
@@ -61,7 +61,8 @@ def market() -> Market:
     data = pd.read_csv(settings.dataset.path)
     order = np.random.default_rng(2026).permutation(len(data))
     train, unseen = data.iloc[order[:10_000]], data.iloc[order[10_000:]]
-    pricing = fit_pricing_model(settings, train.reset_index(drop=True)).pricing
+    train = train.reset_index(drop=True)
+    pricing = fit_pricing_model(settings, train, cross_validation(settings, train))
     partial = Market(settings, pricing, pd.DataFrame(), unseen.iloc[3000:].reset_index(drop=True))
     reference = partial.score(unseen.iloc[:3000]).reset_index(drop=True)
     return Market(settings, pricing, reference, partial.pool)
