@@ -17,7 +17,7 @@ from rich.table import Table
 
 from cli.common import fail, quiet_libraries, settings_of
 from housing import exit_codes
-from housing.config import Settings
+from housing.config import ConfigError, Settings
 
 console = Console()
 # Piped output (scripts, CI logs) gets full table rows instead of an 80-column squeeze.
@@ -335,11 +335,91 @@ def predict(
         )
 
 
+def tune(
+    ctx: typer.Context,
+    trials: Annotated[
+        int | None, typer.Option("--trials", help="Most trials to run (default: tuning.trials).")
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout", help="Start no trial after this many seconds (default: tuning.timeout_s)."
+        ),
+    ] = None,
+    folds: Annotated[
+        int | None,
+        typer.Option("--folds", help="CV folds of each trial (default: tuning.cv_folds)."),
+    ] = None,
+) -> None:
+    """Search tuning.space by cross-validation (never the holdout); propose a config change.
+
+    Every trial is an MLflow child run under one `tune` run. The best parameters are printed as
+    a configuration.yaml snippet; the file is not changed and no model is registered.
+    """
+    from training.tuning import proposed_change
+    from training.tuning import tune as run_tune
+
+    # Checked here rather than with typer's min=: a bad value is one line, like every input error.
+    for option, value, least in (
+        ("--trials", trials, 1),
+        ("--timeout", timeout, 1),
+        ("--folds", folds, 2),
+    ):
+        if value is not None and value < least:
+            fail(f"{option}: must be at least {least}, got {value:g}")
+    settings = settings_of(ctx)
+    quiet_libraries()
+    metric = settings.tuning.metric
+
+    def on_trial(result) -> None:
+        searched = ", ".join(
+            f"{name}={result.params[name]:.4g}"
+            if isinstance(result.params[name], float)
+            else f"{name}={result.params[name]}"
+            for name in settings.tuning.space
+        )
+        console.print(
+            f"trial {result.number}: CV {metric.upper()} {_money(result.score(metric))}"
+            f" ± {_money(result.metrics[f'{metric}_std'], result.score(metric))}  ({searched})",
+            highlight=False,
+        )
+
+    with _expected_failures():
+        try:
+            result = run_tune(
+                settings, trials=trials, timeout_s=timeout, folds=folds, on_trial=on_trial
+            )
+        except ConfigError as exc:
+            fail(str(exc))
+    best, configured = result.best, result.configured
+    console.print(
+        f"{len(result.trials)} trials, {result.folds}-fold CV, {result.seconds:.0f} s;"
+        f" MLflow parent run {result.parent_run_id}",
+        highlight=False,
+    )
+    baseline = (
+        f"configured parameters, trial {configured.number}: {_money(configured.score(metric))}"
+        if configured
+        else "configured parameters lie outside tuning.space: not run"
+    )
+    console.print(
+        f"best: trial {best.number}, CV {metric.upper()} {_money(best.score(metric))} ({baseline})",
+        highlight=False,
+    )
+    change = proposed_change(settings, result)
+    if change is None:
+        console.print("no change proposed: the configured parameters scored best")
+        return
+    console.print(f"proposed change to {settings.source} (not written):", highlight=False)
+    print(change)
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to ``app``."""
     app.command("train")(train)
     app.command("models")(models)
     app.command("prune")(prune)
+    app.command("tune")(tune)
     app.command("promote")(promote)
     app.command("rollback")(rollback)
     app.command("predict")(predict)

@@ -224,6 +224,51 @@ class IntervalConfig(Section):
     )
 
 
+class SearchDimension(Section):
+    """One hyper-parameter of ``housing tune``: a numeric range or a list of choices."""
+
+    type: Literal["float", "int", "choice"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = Field(default=False, description="sample on a log scale (rates, sizes)")
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SearchDimension:
+        if self.type == "choice":
+            if not self.choices or self.low is not None or self.high is not None:
+                raise ValueError("a 'choice' dimension needs 'choices' and no 'low'/'high'")
+            return self
+        if self.choices is not None or self.low is None or self.high is None:
+            raise ValueError(f"a '{self.type}' dimension needs 'low' and 'high' (no 'choices')")
+        if self.low >= self.high:
+            raise ValueError(f"'low' ({self.low:g}) must be smaller than 'high' ({self.high:g})")
+        if self.log and self.low <= 0:
+            raise ValueError("a 'log' dimension needs 'low' > 0")
+        if self.type == "int" and (self.low != int(self.low) or self.high != int(self.high)):
+            raise ValueError("an 'int' dimension needs whole 'low' and 'high'")
+        return self
+
+
+class TuningConfig(Section):
+    """``housing tune``: a bounded search of ``model.params`` judged by CV on the training part."""
+
+    trials: PositiveInt = Field(default=30, description="most trials one search runs")
+    timeout_s: PositiveFloat | None = Field(
+        default=3600.0, description="no new trial starts after this many seconds (null: no limit)"
+    )
+    cv_folds: int | None = Field(
+        default=None, ge=2, description="folds of each trial's CV (null: split.cv_folds)"
+    )
+    metric: Literal["rmse", "mae"] = Field(
+        default="rmse", description="the CV mean this search minimises"
+    )
+    seed: int = Field(default=42, description="seed of the sampler (TPE)")
+    space: dict[str, SearchDimension] = Field(
+        default={}, description="model.params key -> its range; other params stay as configured"
+    )
+
+
 class PromotionConfig(Section):
     metric: Literal["rmse", "mae"] = "rmse"
     tolerance: float = Field(
@@ -544,6 +589,7 @@ class Settings(Section):
     model: ModelConfig
     intervals: IntervalConfig = IntervalConfig()
     promotion: PromotionConfig = PromotionConfig()
+    tuning: TuningConfig = TuningConfig()
     mlflow: MlflowConfig
     bentoml: BentoMLConfig
     storage: StorageConfig

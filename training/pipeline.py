@@ -8,6 +8,7 @@ give the same splits, the same model and the same metrics.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from sklearn.metrics import (
 from sklearn.model_selection import KFold, cross_validate, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from housing.config import Settings
 from housing.features import HousingFeatures, features_from_config
@@ -210,23 +212,57 @@ def categorical_columns(pipeline: Pipeline) -> list[bool] | None:
     return pipeline.named_steps["features"].categorical_mask()
 
 
+def fit_pipeline(
+    settings: Settings, train: pd.DataFrame, sample_weight: np.ndarray | None = None
+) -> Pipeline:
+    """The served pipeline, fitted on all of ``train`` with ``model.threads`` OpenMP threads.
+
+    The thread limit is set here, not only by the caller, because OpenMP's thread count is per
+    calling thread: :func:`cross_validate_and_fit` runs this in a thread of its own.
+    """
+    pipeline = build_pipeline(settings)
+    with threadpool_limits(settings.model.threads):
+        pipeline.fit(
+            train[settings.feature_names],
+            train[settings.dataset.target],
+            **weight_params(sample_weight),
+        )
+    return pipeline
+
+
+def cross_validate_and_fit(
+    settings: Settings, train: pd.DataFrame, sample_weight: np.ndarray | None = None
+) -> tuple[CrossValidation, Pipeline]:
+    """:func:`cross_validation` and :func:`fit_pipeline` at the same time.
+
+    The served fit does not depend on the CV, so it runs in a thread while the folds run in
+    ``split.cv_jobs`` processes: with 5 folds on 2 processes the last round had one idle core
+    and the served fit came after it, 4 rounds of fits; now the work can pack into 3 on an
+    otherwise idle machine. Measured only on a busy one (load average 17-24 on 2 cores):
+    174 s vs 179 s, within noise. The fits are the same as one after the other, so metrics
+    and predictions are identical (checked: every holdout metric and price bit for bit).
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        served = pool.submit(fit_pipeline, settings, train, sample_weight)
+        cross = cross_validation(settings, train, sample_weight)
+        return cross, served.result()
+
+
 def fit_pricing_model(
     settings: Settings,
     train: pd.DataFrame,
     cv: CrossValidation,
     sample_weight: np.ndarray | None = None,
+    pipeline: Pipeline | None = None,
 ) -> PricingModel:
     """Fit on all of ``train``; calibrate the interval on the CV's out-of-fold residuals.
 
     ``sample_weight`` (aligned with ``train``) weights rows in the fit, e.g. production rows
     during retraining; calibration is unweighted so the interval keeps its coverage meaning.
+    ``pipeline``: already fitted by :func:`fit_pipeline` (see :func:`cross_validate_and_fit`).
     """
-    pipeline = build_pipeline(settings)
-    pipeline.fit(
-        train[settings.feature_names],
-        train[settings.dataset.target],
-        **weight_params(sample_weight),
-    )
+    if pipeline is None:
+        pipeline = fit_pipeline(settings, train, sample_weight)
     return calibrate(
         settings,
         pipeline,

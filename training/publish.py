@@ -52,7 +52,8 @@ class Registration(bundle.ModelRef):
     card: dict[str, Any]
 
 
-def _experiment_id(settings: Settings) -> str:
+def experiment_id(settings: Settings) -> str:
+    """The training experiment's id, created (with its artifact location) on first use."""
     mlflow_client = registry.client(settings)
     experiment = mlflow_client.get_experiment_by_name(settings.mlflow.experiment)
     if experiment is not None:
@@ -117,7 +118,7 @@ def publish(
     }
     version: int | None = None
     bento_tag: str | None = None
-    with mlflow.start_run(experiment_id=_experiment_id(settings), tags=run_tags) as run:
+    with mlflow.start_run(experiment_id=experiment_id(settings), tags=run_tags) as run:
         try:
             mlflow.log_params(trained.params)
             mlflow.log_metrics(trained.metrics)

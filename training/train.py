@@ -24,7 +24,7 @@ from housing.config import Settings
 from training.data import load_training_data
 from training.intervals import conditional_coverage, coverage_metrics
 from training.pipeline import (
-    cross_validation,
+    cross_validate_and_fit,
     evaluate,
     fit_pricing_model,
     reference_sample,
@@ -105,10 +105,10 @@ def train_model(
     started = time.perf_counter()
     with threadpool_limits(settings.model.threads):
         on_step("cross-validating")
-        cross = cross_validation(settings, train, sample_weight)
+        cross, served = cross_validate_and_fit(settings, train, sample_weight)
         cv = cross.metrics
         on_step("fitting and calibrating")
-        pricing = fit_pricing_model(settings, train, cross, sample_weight)
+        pricing = fit_pricing_model(settings, train, cross, sample_weight, pipeline=served)
         on_step("evaluating on the holdout")
         holdout_metrics = evaluate(pricing, holdout, settings.dataset.target)
         groups = conditional_coverage(settings, pricing, holdout, train)

@@ -138,3 +138,14 @@ def test_smallest_shift_within_the_bias_margin_is_rejected() -> None:
     }
     with pytest.raises(ConfigError, match=r"monitoring\.performance: .*smallest_shift 0\.04"):
         load_config(CONFIG, environ=environ)
+
+
+def test_a_search_range_that_is_empty_or_malformed_is_named() -> None:
+    """`housing tune` reads its space from the file: a bad range fails on load, not mid-search."""
+    with pytest.raises(ConfigError, match=r"tuning\.space\.learning_rate: .*'low' \(0\.5\)"):
+        load_config(
+            CONFIG,
+            environ={"HOUSING_TUNING__SPACE__LEARNING_RATE__LOW": "0.5"},  # high is 0.2
+        )
+    with pytest.raises(ConfigError, match=r"tuning\.space\.max_leaf_nodes: .*whole"):
+        load_config(CONFIG, environ={"HOUSING_TUNING__SPACE__MAX_LEAF_NODES__LOW": "15.5"})
