@@ -119,7 +119,8 @@ def test_a_live_workers_journal_is_left_alone(settings: Settings) -> None:
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    assert _ids(database) == []
+    # Once the lock is released the live writer's own retry may store the rows at any moment
+    # (so no "still empty" check here, it raced under load); either way, exactly once.
     live.close()
     assert len(_ids(database)) == 3
 
