@@ -305,6 +305,39 @@ def rollback(ctx: typer.Context) -> None:
     console.print(f"rolled back: version {ref.version} ({ref.bento_tag}) is the champion again")
 
 
+shadow_app = typer.Typer(
+    help="Score a second version beside the champion on live traffic (never answered).",
+    no_args_is_help=True,
+)
+
+
+@shadow_app.command("start")
+def shadow_start(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Registered model version to score in shadow.")],
+) -> None:
+    """Score VERSION beside the champion in every worker (from its next registry poll)."""
+    from housing import registry
+
+    settings = settings_of(ctx)
+    quiet_libraries()
+    with _expected_failures():
+        ref = registry.set_shadow(settings, version)
+    console.print(f"version {ref.version} ({ref.bento_tag}) is now the shadow")
+
+
+@shadow_app.command("stop")
+def shadow_stop(ctx: typer.Context) -> None:
+    """Stop scoring a shadow (the logged shadow prices stay for `housing monitor`)."""
+    from housing import registry
+
+    settings = settings_of(ctx)
+    quiet_libraries()
+    with _expected_failures():
+        ref = registry.clear_shadow(settings)
+    console.print(f"shadow version {ref.version} stopped" if ref else "there was no shadow")
+
+
 def predict(
     ctx: typer.Context,
     input_path: Annotated[Path, typer.Option("--input", "-i", help="CSV of houses to price.")],
@@ -343,3 +376,4 @@ def register(app: typer.Typer) -> None:
     app.command("promote")(promote)
     app.command("rollback")(rollback)
     app.command("predict")(predict)
+    app.add_typer(shadow_app, name="shadow")

@@ -16,11 +16,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from housing.bundle import CARD_HTML_FILE
 from housing.run_summary import Check, RunSummary, Status
 
 REPORT_NAME = "report.html"
 SUMMARY_NAME = "summary.json"
 INDEX_NAME = "index.html"
+CARDS_DIR = "model_cards"  # <reports_dir>/model_cards/v<N>/model_card.html, linked from the index
 
 _VERDICT_COLOURS = {
     Status.HEALTHY: "#1b7f3b",
@@ -165,6 +167,17 @@ def _cell(value: Any, pattern: str = "{}") -> str:
     return "" if value is None else html.escape(pattern.format(value))
 
 
+def card_directory(reports_dir: Path, version: str) -> Path:
+    """Where the reports keep the model card of ``version`` (refreshed by each run)."""
+    return reports_dir / CARDS_DIR / f"v{version}"
+
+
+def _card_link(reports_dir: Path, version: str | None) -> str:
+    if version is None or not (card_directory(reports_dir, version) / CARD_HTML_FILE).is_file():
+        return ""
+    return f"<a href='{CARDS_DIR}/v{html.escape(version)}/{CARD_HTML_FILE}'>model card</a>"
+
+
 def write_index(reports_dir: Path) -> Path:
     rows = []
     for directory, s in read_summaries(reports_dir):
@@ -176,7 +189,7 @@ def write_index(reports_dir: Path) -> Path:
             f"<td><a href='{html.escape(directory)}/{REPORT_NAME}'>"
             f"{s.finished_at:%Y-%m-%d %H:%M:%S}</a></td>"
             f"<td style='color:{colour};font-weight:bold'>{_cell(s.verdict.value)}</td>"
-            f"<td>{_cell(s.model_version)}</td>"
+            f"<td>{_cell(s.model_version)} {_card_link(reports_dir, s.model_version)}</td>"
             f"<td>{_cell(s.rows.analysed)}</td>"
             f"<td>{_cell(s.labelled)}</td>"
             f"<td>{_cell(share, '{:.2f}')}</td>"

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from housing import bundle, exit_codes, registry
+from housing import bundle, exit_codes, model_card, registry
 from housing.config import RetrainConfig, Settings
 from housing.pricing import PricingModel
 from housing.records import records_to_frame
@@ -239,6 +239,7 @@ def retrain(settings: Settings, *, reason: str, progress: Progress | None = None
     if promote:
         registry.promote(settings, registration.version, f"retrain: {outcome.decision}")
         outcome.promoted = True
+    model_card.refresh(settings, registration, engine=None)  # with the gate's verdict
     return outcome
 
 
