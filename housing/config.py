@@ -524,6 +524,16 @@ class RetrainConfig(Section):
         default=2000, description="resamples of the paired bootstrap (seeded with split.seed)"
     )
     build_bento: bool = True
+    promotion_mode: Literal["gate", "shadow"] = Field(
+        default="gate",
+        description="gate: promote a challenger that passes the gate; shadow: score it in "
+        "shadow instead, and promote it with `housing promote --from-shadow` on production labels",
+    )
+    shadow_min_labels: PositiveInt = Field(
+        default=200,
+        description="labelled predictions priced by champion and shadow that "
+        "`housing promote --from-shadow` needs (with the interval at `confidence` above zero)",
+    )
 
 
 # ----------------------------------------------------------------------------- delivery

@@ -23,6 +23,7 @@ from housing.store.monitor_status import record_run
 from monitoring.analysis import Analysis, analyse
 from monitoring.outputs import card_directory, write_index, write_run
 from monitoring.reference import ReferenceUnavailableError, reference_of
+from monitoring.shadow import compare
 from monitoring.tracking import add_to_workspace, log_to_mlflow
 from monitoring.verdict import Verdict, decide
 from monitoring.window import CREATED, VERSION, LogWindow, Window, read_window
@@ -151,6 +152,9 @@ def run_monitor(
     summary = build_summary(
         log, window, verdict, version=version, analysed=len(current), trigger=trigger
     )
+    if version is not None and len(current):
+        step("comparing the champion with its shadow on the labelled rows")
+        summary = summary.model_copy(update={"shadow": compare(engine, settings, current, version)})
     step("writing the report")
     snapshot = analysis.snapshot if analysis else None
     report_path, summary_path = write_run(settings.monitoring.reports_dir, summary, snapshot)

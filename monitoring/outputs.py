@@ -119,9 +119,37 @@ def verdict_section(summary: RunSummary) -> str:
         f"<ul id='verdict-reasons'>{reasons}</ul>"
         f"<ul>{''.join(f'<li>{html.escape(f)}</li>' for f in facts)}</ul>{table}"
         + (f"<p>Notes:</p><ul>{notes}</ul>" if notes else "")
+        + shadow_section(summary)
         + f"<p>Run {html.escape(summary.run_id)}, finished {summary.finished_at:%Y-%m-%d %H:%M:%S} "
         "UTC. Evidently's sections follow; they show measurements, the verdict above is the "
         "project's.</p></section>"
+    )
+
+
+def shadow_section(summary: RunSummary) -> str:
+    """Champion and shadow side by side on the same labelled predictions (empty without one)."""
+    comparison = summary.shadow
+    if comparison is None:
+        return ""
+    rows = "".join(
+        "<tr>"
+        f"<td>{role} v{html.escape(scores.version)}</td>"
+        f"<td>{_cell(scores.rmse, '{:,.0f}')}</td><td>{_cell(scores.mae, '{:,.0f}')}</td>"
+        f"<td>{_cell(scores.coverage, '{:.1%}')}</td>"
+        f"<td>{_cell(scores.mean_width, '{:,.0f}')}</td></tr>"
+        for role, scores in (("champion", comparison.champion), ("shadow", comparison.shadow))
+    )
+    interval = (
+        f"RMSE gain (champion - shadow) {_cell(comparison.rmse_gain, '{:,.0f}')}, "
+        f"{comparison.confidence:.0%} paired-bootstrap interval "
+        f"<span id='shadow-interval'>{_cell(comparison.rmse_gain_low, '{:,.0f}')} .. "
+        f"{_cell(comparison.rmse_gain_high, '{:,.0f}')}</span> on {comparison.labelled} labels"
+    )
+    return (
+        "<section id='shadow'><h2>Champion vs shadow on production labels</h2>"
+        "<table><thead><tr><th>model</th><th>RMSE</th><th>MAE</th><th>interval coverage</th>"
+        f"<th>mean interval width</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<p>{interval}</p><p id='shadow-reason'>{html.escape(comparison.reason)}</p></section>"
     )
 
 

@@ -236,7 +236,13 @@ def retrain(settings: Settings, *, reason: str, progress: Progress | None = None
     }
     registration = publish(settings, trained, reason=f"retrain: {reason}"[:5000], tags=tags)
     outcome.version = registration.version
-    if promote:
+    if settings.retrain.promotion_mode == "shadow":  # judged on production labels instead
+        registry.set_shadow(settings, registration.version)
+        outcome.decision = (
+            f"challenger v{registration.version} put into shadow (retrain.promotion_mode); "
+            f"the gate said: {outcome.decision}"
+        )
+    elif promote:
         registry.promote(settings, registration.version, f"retrain: {outcome.decision}")
         outcome.promoted = True
     model_card.refresh(settings, registration, engine=None)  # with the gate's verdict
