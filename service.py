@@ -5,8 +5,9 @@ Run it with ``housing serve`` (trains first if there is no champion), or directl
 from ``$HOUSING_CONFIG`` or ./configuration.yaml, loaded before BentoML is imported.
 
 Routes: ``POST /predict`` (``{"houses": [...]}``), ``POST /feedback`` (``{"items": [...]}``,
-bearer token), ``GET /model``, plus BentoML's ``/livez``, ``/readyz`` (ready once a champion is
-loaded), ``/metrics`` and ``/docs``. Logic lives in :class:`serving.core.ServingCore`; this file
+bearer token), ``GET /model``, ``GET /model/card`` (HTML; JSON with ``Accept:
+application/json``), plus BentoML's ``/livez``, ``/readyz`` (ready once a champion is loaded),
+``/metrics`` and ``/docs``. Logic lives in :class:`serving.core.ServingCore`; this file
 only translates outcomes to HTTP. A second protocol (gRPC) starts in :meth:`start_protocols` and
 calls the same core (``self.core``).
 """
@@ -41,6 +42,7 @@ from serving.http import (  # noqa: E402
     RequestGuard,
     error_response,
     json_response,
+    model_card_route,
     model_route,
     outcome_response,
 )
@@ -76,8 +78,15 @@ async def _model_info() -> dict:
     return dict(await bentoml.get_current_service().core.model_info())
 
 
-# Mounted at the root: BentoML only routes paths the small app knows (GET /model) to it.
-@bentoml.asgi_app(Starlette(routes=[model_route(_model_info)]), path="/")
+async def _model_card() -> dict:
+    return await bentoml.get_current_service().core.model_card()
+
+
+# Mounted at the root: BentoML only routes paths the small app knows (GET /model,
+# GET /model/card) to it.
+@bentoml.asgi_app(
+    Starlette(routes=[model_route(_model_info), model_card_route(_model_card)]), path="/"
+)
 @bentoml.service(**service_options(SETTINGS))
 class HousingPriceService:
     """Housing prices with conformal intervals; every answer is logged for monitoring."""

@@ -3,6 +3,7 @@ on one machine with one fitted pipeline.
 
     python -m benchmarks.serving                      # or: make bench (BENCH_ARGS=--write-docs)
     python -m benchmarks.serving --servers service no-batching baseline --concurrency 1 16 64
+    python -m benchmarks.serving --servers service shadow --records 1   # the cost of a shadow
 
 By default it runs the service, Seldon MLServer and a default BentoML batchable service
 (``benchmarks/peers.py``: each in its own process, MLServer in its own virtual environment
@@ -55,6 +56,11 @@ _HAS_CHAMPION = (
     "prepare_process; s = load_config(); prepare_process(s); "
     "from housing.registry import get_champion; sys.exit(0 if get_champion(s) else 3)"
 )
+_CHAMPION_VERSION = (
+    "from housing.config import load_config; from housing.runtime import prepare_process; "
+    "s = load_config(); prepare_process(s); "
+    "from housing.registry import get_champion; print(get_champion(s).version)"
+)
 HOUSING_CLI = (sys.executable, "-c", "from cli import app; app()")
 READY_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 60.0
@@ -73,6 +79,7 @@ SERVER_LABELS = {
     "service": "service",
     "no-journal": "service, journal off",
     "no-batching": "service, batching off",
+    "shadow": "service + shadow",
     "baseline": "challenge-style baseline",
     "bentoml-default": "BentoML default batchable",
     MLSERVER: "Seldon MLServer",
@@ -170,6 +177,14 @@ def ensure_champion(environ: dict[str, str]) -> None:
         [*HOUSING_CLI, "train", "--reason", "serving benchmark"],
         env=environ, cwd=ROOT, check=True,
     )  # fmt: skip
+
+
+def champion_version(environ: dict[str, str]) -> str:
+    probe = subprocess.run(
+        [sys.executable, "-c", _CHAMPION_VERSION], env=environ, cwd=ROOT, check=True,
+        capture_output=True, text=True,
+    )  # fmt: skip
+    return probe.stdout.strip().splitlines()[-1]
 
 
 @contextmanager
@@ -590,6 +605,8 @@ def main(argv: list[str] | None = None) -> None:
             server_env["HOUSING_SERVICE__MAX_BATCH_SIZE"] = "1"
         if server == "no-journal":  # the cost of the write-ahead journal (storage.journal)
             server_env["HOUSING_STORAGE__JOURNAL"] = "false"
+        if server == "shadow":  # the cost of shadow scoring: the champion again, as shadow
+            server_env["HOUSING_SERVICE__SHADOW__VERSION"] = champion_version(environ)
         command = [*HOUSING_CLI, "serve", "--no-train"]
         with server_process(command, server_env, port, work / f"{server}.log") as url:
             match = check_prices(url, "/predict", check_bodies["houses"], expected, "houses")

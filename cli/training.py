@@ -279,19 +279,53 @@ def prune(
 
 def promote(
     ctx: typer.Context,
-    version: Annotated[str, typer.Argument(help="Registered model version to make champion.")],
+    version: Annotated[
+        str | None, typer.Argument(help="Registered model version to make champion.")
+    ] = None,
     reason: Annotated[
         str, typer.Option("--reason", help="Recorded with the promotion.")
     ] = "manual promotion",
+    from_shadow: Annotated[
+        bool,
+        typer.Option(
+            "--from-shadow",
+            help="Promote the shadow only if it surely beats the champion on production labels "
+            "(retrain.confidence, retrain.shadow_min_labels, monitoring.window); else exit 2.",
+        ),
+    ] = False,
 ) -> None:
-    """Make VERSION the champion (the service picks it up without a restart)."""
-    from housing import registry
+    """Make VERSION (or, with --from-shadow, the proven shadow) the champion; the service picks
+    it up without a restart."""
+    from housing import model_card, registry
 
     settings = settings_of(ctx)
     quiet_libraries()
+    if from_shadow == (version is not None):
+        fail("give either a VERSION or --from-shadow")
     with _expected_failures():
+        if from_shadow:
+            version, reason = _proven_shadow(settings)
         ref = registry.promote(settings, version, reason)
+        if from_shadow:
+            registry.clear_shadow(settings)
+        model_card.refresh(settings, ref, engine=None)
     console.print(f"version {ref.version} ({ref.bento_tag}) is now the champion")
+
+
+def _proven_shadow(settings: Settings) -> tuple[str, str]:
+    """The shadow's version and the promotion reason, or one line and exit 2."""
+    from housing.store.database import open_log
+    from monitoring import shadow
+    from monitoring.window import resolve_window
+
+    engine = open_log(settings)
+    try:
+        decision = shadow.decide(settings, engine, resolve_window(settings))
+    finally:
+        engine.dispose()
+    if not decision.promote or decision.shadow is None:
+        fail(f"shadow not promoted: {decision.reason}")
+    return str(decision.shadow.version), f"from shadow: {decision.reason}"
 
 
 def rollback(ctx: typer.Context) -> None:
@@ -303,6 +337,39 @@ def rollback(ctx: typer.Context) -> None:
     with _expected_failures():
         ref = registry.rollback(settings)
     console.print(f"rolled back: version {ref.version} ({ref.bento_tag}) is the champion again")
+
+
+shadow_app = typer.Typer(
+    help="Score a second version beside the champion on live traffic (never answered).",
+    no_args_is_help=True,
+)
+
+
+@shadow_app.command("start")
+def shadow_start(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Registered model version to score in shadow.")],
+) -> None:
+    """Score VERSION beside the champion in every worker (from its next registry poll)."""
+    from housing import registry
+
+    settings = settings_of(ctx)
+    quiet_libraries()
+    with _expected_failures():
+        ref = registry.set_shadow(settings, version)
+    console.print(f"version {ref.version} ({ref.bento_tag}) is now the shadow")
+
+
+@shadow_app.command("stop")
+def shadow_stop(ctx: typer.Context) -> None:
+    """Stop scoring a shadow (the logged shadow prices stay for `housing monitor`)."""
+    from housing import registry
+
+    settings = settings_of(ctx)
+    quiet_libraries()
+    with _expected_failures():
+        ref = registry.clear_shadow(settings)
+    console.print(f"shadow version {ref.version} stopped" if ref else "there was no shadow")
 
 
 def predict(
@@ -423,3 +490,4 @@ def register(app: typer.Typer) -> None:
     app.command("promote")(promote)
     app.command("rollback")(rollback)
     app.command("predict")(predict)
+    app.add_typer(shadow_app, name="shadow")

@@ -32,6 +32,7 @@ from housing.pricing import PricingModel
 MODEL_FILE = "pricing_model.pkl"
 REFERENCE_FILE = "reference.parquet"
 CARD_FILE = "model_card.json"
+CARD_HTML_FILE = "model_card.html"  # the card rendered (housing.model_card.render_html)
 BUNDLE_ARTIFACT_DIR = "bundle"
 
 # MLflow run and model-version tag naming the BentoML model; BentoML model labels naming MLflow.
@@ -73,15 +74,28 @@ class LoadedModel(ModelRef):
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def write_card_files(directory: Path, card: dict[str, Any], page: str) -> Path:
+    """Write the model card (JSON and its HTML ``page``) into ``directory``; returns the page."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True, default=str))
+    html_path = directory / CARD_HTML_FILE
+    html_path.write_text(page, encoding="utf-8")
+    return html_path
+
+
 def write_bundle(
-    directory: Path, pricing: PricingModel, reference: pd.DataFrame, card: dict[str, Any]
+    directory: Path,
+    pricing: PricingModel,
+    reference: pd.DataFrame,
+    card: dict[str, Any],
+    card_page: str,
 ) -> None:
     """Write the files of one model into ``directory`` (a BentoML model dir or a temp dir)."""
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / MODEL_FILE).open("wb") as handle:
         cloudpickle.dump(pricing, handle)
     reference.to_parquet(directory / REFERENCE_FILE, index=False)
-    (directory / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True, default=str))
+    write_card_files(directory, card, card_page)
 
 
 def _read_model(directory: Path) -> tuple[PricingModel, dict[str, Any]]:
@@ -163,6 +177,31 @@ def load_reference(settings: Settings, ref: ModelRef) -> pd.DataFrame:
                 f" or in MLflow run {ref.run_id}"
             ) from None
         return pd.read_parquet(bundle / REFERENCE_FILE)
+
+
+def load_card(settings: Settings, ref: ModelRef) -> dict[str, Any]:
+    """The model card JSON of ``ref``: from the local BentoML store, else from the MLflow run."""
+    directory = local_bento_dir(ref.bento_tag)
+    if directory is not None and (directory / CARD_FILE).is_file():
+        return json.loads((directory / CARD_FILE).read_text())
+    with tempfile.TemporaryDirectory(prefix="housing-card-") as tmp:
+        downloaded = _download_bundle(settings, ref.run_id, [CARD_FILE], Path(tmp))
+        return json.loads((downloaded / CARD_FILE).read_text())
+
+
+def save_card(settings: Settings, ref: ModelRef, card: dict[str, Any], page: str) -> None:
+    """Replace the card of ``ref`` in both stores: the BentoML model directory (when this store
+    has it) and the MLflow run's bundle artifacts, so both keep the same files."""
+    import mlflow
+
+    directory = local_bento_dir(ref.bento_tag)
+    if directory is not None:
+        write_card_files(directory, card, page)
+    if ref.run_id:
+        with tempfile.TemporaryDirectory(prefix="housing-card-") as tmp:
+            write_card_files(Path(tmp), card, page)
+            client = mlflow.MlflowClient(tracking_uri=settings.mlflow.tracking_uri)
+            client.log_artifacts(ref.run_id, tmp, BUNDLE_ARTIFACT_DIR)
 
 
 def bento_labels(ref: ModelRef) -> dict[str, str]:

@@ -290,6 +290,7 @@ class MlflowConfig(Section):
     experiment: str = Field(min_length=1)
     registered_model: str = Field(min_length=1)
     champion_alias: str = "champion"
+    shadow_alias: str = "shadow"
     monitoring_experiment: str = Field(min_length=1)
 
 
@@ -344,6 +345,20 @@ class FeedbackConfig(Section):
     max_items_per_request: PositiveInt = 1000
 
 
+class ShadowConfig(Section):
+    """A second registered version scored on live traffic beside the champion, never answered."""
+
+    version: PositiveInt | None = Field(
+        default=None,
+        description="score this version as the shadow; null: follow the registry's shadow "
+        "alias (`housing shadow start VERSION` / `housing shadow stop`)",
+    )
+    max_pending_batches: PositiveInt = Field(
+        default=4,
+        description="batches waiting for the shadow; a batch beyond this is skipped and counted",
+    )
+
+
 class ServiceConfig(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
@@ -360,6 +375,7 @@ class ServiceConfig(Section):
     model_poll_interval_s: PositiveFloat = 5.0
     access_log: bool = False
     feedback: FeedbackConfig
+    shadow: ShadowConfig = ShadowConfig()
 
 
 # ----------------------------------------------------------------------------- monitoring
@@ -492,6 +508,9 @@ class MonitoringConfig(Section):
     performance: PerformanceConfig = PerformanceConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     ui_port: int = Field(default=8000, ge=1, le=65535, description="port of `housing ui`")
+    card_history_runs: PositiveInt = Field(
+        default=50, description="monitor runs of a version shown on its model card (newest)"
+    )
 
 
 class ScenarioConfig(Section):
@@ -550,6 +569,16 @@ class RetrainConfig(Section):
         default=2000, description="resamples of the paired bootstrap (seeded with split.seed)"
     )
     build_bento: bool = True
+    promotion_mode: Literal["gate", "shadow"] = Field(
+        default="gate",
+        description="gate: promote a challenger that passes the gate; shadow: score it in "
+        "shadow instead, and promote it with `housing promote --from-shadow` on production labels",
+    )
+    shadow_min_labels: PositiveInt = Field(
+        default=200,
+        description="labelled predictions priced by champion and shadow that "
+        "`housing promote --from-shadow` needs (with the interval at `confidence` above zero)",
+    )
 
 
 # ----------------------------------------------------------------------------- delivery

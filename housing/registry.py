@@ -99,22 +99,50 @@ def _ref_of(version: Any) -> ModelRef:
     )
 
 
-def get_champion(settings: Settings) -> ModelRef | None:
-    """The version behind the champion alias, or None before the first promotion.
-
-    Cheap (one registry query), so a server may poll it to notice promote/rollback.
-    """
+def _by_alias(settings: Settings, alias: str) -> ModelRef | None:
     from mlflow.exceptions import MlflowException
 
     try:
         version = client(settings).get_model_version_by_alias(
-            settings.mlflow.registered_model, settings.mlflow.champion_alias
+            settings.mlflow.registered_model, alias
         )
     except MlflowException as exc:
         if _is_missing(exc):
             return None
         raise RegistryError(f"cannot read the model registry: {exc.message}") from exc
     return _ref_of(version)
+
+
+def get_champion(settings: Settings) -> ModelRef | None:
+    """The version behind the champion alias, or None before the first promotion.
+
+    Cheap (one registry query), so a server may poll it to notice promote/rollback.
+    """
+    return _by_alias(settings, settings.mlflow.champion_alias)
+
+
+def get_shadow(settings: Settings) -> ModelRef | None:
+    """The version behind the shadow alias (scored beside the champion), or None."""
+    return _by_alias(settings, settings.mlflow.shadow_alias)
+
+
+def set_shadow(settings: Settings, version: int | str) -> ModelRef:
+    """Point the shadow alias at ``version``; every worker scores it from its next poll."""
+    target = get_version(settings, version)
+    client(settings).set_registered_model_alias(
+        settings.mlflow.registered_model, settings.mlflow.shadow_alias, str(target.version)
+    )
+    return target
+
+
+def clear_shadow(settings: Settings) -> ModelRef | None:
+    """Remove the shadow alias; returns the version it named (None if there was none)."""
+    current = get_shadow(settings)
+    if current is not None:
+        client(settings).delete_registered_model_alias(
+            settings.mlflow.registered_model, settings.mlflow.shadow_alias
+        )
+    return current
 
 
 def get_version(settings: Settings, version: int | str) -> ModelRef:
@@ -283,6 +311,45 @@ def reject(settings: Settings, version: int, reason: str) -> None:
     name = settings.mlflow.registered_model
     mlflow_client.set_model_version_tag(name, str(version), TAG_STATUS, STATUS_REJECTED)
     mlflow_client.set_model_version_tag(name, str(version), TAG_STATUS_REASON, reason[:5000])
+
+
+def promotion_history(settings: Settings) -> list[dict[str, Any]]:
+    """Every champion so far, oldest first: version, when and why it was (last) promoted.
+
+    The order is the registered model's champion history; the time and reason are the
+    version's ``promoted_at`` / ``promotion_reason`` tags (a version promoted twice shows its
+    latest promotion). Empty before the first promotion.
+    """
+    from mlflow.exceptions import MlflowException
+
+    mlflow_client = client(settings)
+    name = settings.mlflow.registered_model
+    try:
+        history = _history(settings)
+    except MlflowException as exc:
+        if _is_missing(exc):
+            return []
+        raise RegistryError(f"cannot read the model registry: {exc.message}") from exc
+    events = []
+    for number in history:
+        try:
+            tags = mlflow_client.get_model_version(name, str(number)).tags or {}
+        except MlflowException:  # pruned since: the history still names it
+            tags = {}
+        events.append(
+            {
+                "version": number,
+                "promoted_at": tags.get("promoted_at", ""),
+                "reason": tags.get("promotion_reason", ""),
+            }
+        )
+    return events
+
+
+def version_status(settings: Settings, version: int | str) -> dict[str, str]:
+    """The gate's verdict on one version (``status``, ``status_reason``), empty if none."""
+    tags = client(settings).get_model_version(settings.mlflow.registered_model, str(version)).tags
+    return {key: str((tags or {}).get(key, "")) for key in (TAG_STATUS, TAG_STATUS_REASON)}
 
 
 # ----------------------------------------------------------------------------- pruning

@@ -126,6 +126,36 @@ class RowCounts(Figures):
     sampled_from: int | None = None
 
 
+class ModelScores(Figures):
+    """One model's figures on the labelled rows both models priced."""
+
+    version: str
+    rmse: float | None
+    mae: float | None
+    coverage: float | None
+    mean_width: float | None
+
+
+class ShadowComparison(Figures):
+    """Champion vs shadow on the same labelled predictions (paired by prediction id).
+
+    ``rmse_gain`` is RMSE(champion) - RMSE(shadow), with its paired-bootstrap interval at
+    ``confidence``; the shadow is better when the interval is above zero on at least
+    ``min_labels`` rows.
+    """
+
+    champion: ModelScores
+    shadow: ModelScores
+    labelled: int
+    min_labels: int
+    confidence: float
+    rmse_gain: float | None
+    rmse_gain_low: float | None
+    rmse_gain_high: float | None
+    shadow_better: bool
+    reason: str
+
+
 class RunSummary(Figures):
     run_id: str
     finished_at: datetime
@@ -141,6 +171,7 @@ class RunSummary(Figures):
     exit_code: int
     reasons: list[str]
     notes: list[str] = []
+    shadow: ShadowComparison | None = None
 
     @property
     def short_id(self) -> str:
@@ -168,4 +199,14 @@ class RunSummary(Figures):
             values[name] = getattr(performance, name)
         for check in [*performance.checks, *self.drift.column_checks]:
             values[f"check.{check.name}"] = check.value
+        if self.shadow is not None:
+            comparison = self.shadow
+            values["shadow.labelled"] = comparison.labelled
+            for side in ("champion", "shadow"):
+                scores = getattr(comparison, side)
+                for name in ("rmse", "mae", "coverage", "mean_width"):
+                    values[f"shadow.{side}_{name}"] = getattr(scores, name)
+            values["shadow.rmse_gain"] = comparison.rmse_gain
+            values["shadow.rmse_gain_low"] = comparison.rmse_gain_low
+            values["shadow.rmse_gain_high"] = comparison.rmse_gain_high
         return {k: float(v) for k, v in values.items() if v is not None}

@@ -4,6 +4,7 @@ that made those predictions, judge, and publish the result everywhere it is look
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,19 +12,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+from sqlalchemy import Engine
 
+from housing import model_card, registry
+from housing.bundle import write_card_files
 from housing.config import Settings
 from housing.run_summary import RowCounts, RunSummary, WindowSummary
 from housing.store.database import open_log
 from housing.store.monitor_status import record_run
 from monitoring.analysis import Analysis, analyse
-from monitoring.outputs import write_run
+from monitoring.outputs import card_directory, write_index, write_run
 from monitoring.reference import ReferenceUnavailableError, reference_of
+from monitoring.shadow import compare
 from monitoring.tracking import add_to_workspace, log_to_mlflow
 from monitoring.verdict import Verdict, decide
 from monitoring.window import CREATED, VERSION, LogWindow, Window, read_window
 
 Progress = Callable[[str], None]
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -108,6 +114,20 @@ def build_summary(
     )
 
 
+def refresh_card(settings: Settings, version: str, engine: Engine) -> None:
+    """Rewrite the model card of ``version`` with this run in its live history (BentoML store,
+    MLflow run) and keep a copy next to the reports, linked from ``index.html``. A card that
+    cannot be refreshed (registry down, version pruned) is logged, never fails the run."""
+    reports_dir = settings.monitoring.reports_dir
+    try:
+        card = model_card.refresh(settings, registry.get_version(settings, version), engine)
+    except Exception:
+        logger.exception("model card of version %s not refreshed", version)
+        return
+    write_card_files(card_directory(reports_dir, version), card, model_card.render_html(card))
+    write_index(reports_dir)
+
+
 def run_monitor(
     settings: Settings,
     window: Window,
@@ -132,6 +152,9 @@ def run_monitor(
     summary = build_summary(
         log, window, verdict, version=version, analysed=len(current), trigger=trigger
     )
+    if version is not None and len(current):
+        step("comparing the champion with its shadow on the labelled rows")
+        summary = summary.model_copy(update={"shadow": compare(engine, settings, current, version)})
     step("writing the report")
     snapshot = analysis.snapshot if analysis else None
     report_path, summary_path = write_run(settings.monitoring.reports_dir, summary, snapshot)
@@ -140,5 +163,8 @@ def run_monitor(
         add_to_workspace(settings, snapshot, name=summary.title)
     mlflow_run = log_to_mlflow(settings, summary, report_path.parent)
     record_run(engine, summary)
+    if version is not None:
+        step(f"refreshing the model card of version {version}")
+        refresh_card(settings, version, engine)
     engine.dispose()
     return MonitorResult(summary, verdict, report_path, summary_path, mlflow_run)

@@ -16,11 +16,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from housing.bundle import CARD_HTML_FILE
 from housing.run_summary import Check, RunSummary, Status
 
 REPORT_NAME = "report.html"
 SUMMARY_NAME = "summary.json"
 INDEX_NAME = "index.html"
+CARDS_DIR = "model_cards"  # <reports_dir>/model_cards/v<N>/model_card.html, linked from the index
 
 _VERDICT_COLOURS = {
     Status.HEALTHY: "#1b7f3b",
@@ -117,9 +119,37 @@ def verdict_section(summary: RunSummary) -> str:
         f"<ul id='verdict-reasons'>{reasons}</ul>"
         f"<ul>{''.join(f'<li>{html.escape(f)}</li>' for f in facts)}</ul>{table}"
         + (f"<p>Notes:</p><ul>{notes}</ul>" if notes else "")
+        + shadow_section(summary)
         + f"<p>Run {html.escape(summary.run_id)}, finished {summary.finished_at:%Y-%m-%d %H:%M:%S} "
         "UTC. Evidently's sections follow; they show measurements, the verdict above is the "
         "project's.</p></section>"
+    )
+
+
+def shadow_section(summary: RunSummary) -> str:
+    """Champion and shadow side by side on the same labelled predictions (empty without one)."""
+    comparison = summary.shadow
+    if comparison is None:
+        return ""
+    rows = "".join(
+        "<tr>"
+        f"<td>{role} v{html.escape(scores.version)}</td>"
+        f"<td>{_cell(scores.rmse, '{:,.0f}')}</td><td>{_cell(scores.mae, '{:,.0f}')}</td>"
+        f"<td>{_cell(scores.coverage, '{:.1%}')}</td>"
+        f"<td>{_cell(scores.mean_width, '{:,.0f}')}</td></tr>"
+        for role, scores in (("champion", comparison.champion), ("shadow", comparison.shadow))
+    )
+    interval = (
+        f"RMSE gain (champion - shadow) {_cell(comparison.rmse_gain, '{:,.0f}')}, "
+        f"{comparison.confidence:.0%} paired-bootstrap interval "
+        f"<span id='shadow-interval'>{_cell(comparison.rmse_gain_low, '{:,.0f}')} .. "
+        f"{_cell(comparison.rmse_gain_high, '{:,.0f}')}</span> on {comparison.labelled} labels"
+    )
+    return (
+        "<section id='shadow'><h2>Champion vs shadow on production labels</h2>"
+        "<table><thead><tr><th>model</th><th>RMSE</th><th>MAE</th><th>interval coverage</th>"
+        f"<th>mean interval width</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<p>{interval}</p><p id='shadow-reason'>{html.escape(comparison.reason)}</p></section>"
     )
 
 
@@ -165,6 +195,17 @@ def _cell(value: Any, pattern: str = "{}") -> str:
     return "" if value is None else html.escape(pattern.format(value))
 
 
+def card_directory(reports_dir: Path, version: str) -> Path:
+    """Where the reports keep the model card of ``version`` (refreshed by each run)."""
+    return reports_dir / CARDS_DIR / f"v{version}"
+
+
+def _card_link(reports_dir: Path, version: str | None) -> str:
+    if version is None or not (card_directory(reports_dir, version) / CARD_HTML_FILE).is_file():
+        return ""
+    return f"<a href='{CARDS_DIR}/v{html.escape(version)}/{CARD_HTML_FILE}'>model card</a>"
+
+
 def write_index(reports_dir: Path) -> Path:
     rows = []
     for directory, s in read_summaries(reports_dir):
@@ -176,7 +217,7 @@ def write_index(reports_dir: Path) -> Path:
             f"<td><a href='{html.escape(directory)}/{REPORT_NAME}'>"
             f"{s.finished_at:%Y-%m-%d %H:%M:%S}</a></td>"
             f"<td style='color:{colour};font-weight:bold'>{_cell(s.verdict.value)}</td>"
-            f"<td>{_cell(s.model_version)}</td>"
+            f"<td>{_cell(s.model_version)} {_card_link(reports_dir, s.model_version)}</td>"
             f"<td>{_cell(s.rows.analysed)}</td>"
             f"<td>{_cell(s.labelled)}</td>"
             f"<td>{_cell(share, '{:.2f}')}</td>"

@@ -16,6 +16,7 @@ SIGTERM, which drains the prediction log). It implements
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -26,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from housing.bundle import LoadedModel
 from housing.config import FeatureSpec, Settings
+from housing.model_card import with_history
 from housing.records import records_to_frame
 from housing.store.database import LogDatabase
 from housing.store.prediction_log import PredictionLogWriter
@@ -35,6 +37,7 @@ from serving.feedback import FeedbackDesk
 from serving.metrics import ServingMetrics, serving_metrics
 from serving.prediction import PredictionPath
 from serving.schema import example_record
+from serving.shadow import ShadowScorer
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +53,10 @@ class ServingCore:
             settings.storage, database=self.database, observer=self.metrics
         )
         self.holder = ChampionHolder(settings, warm_up=self._warm_up, on_swap=self._swapped)
-        self.prediction = PredictionPath(settings, self.holder, self.log, self.metrics)
+        self.shadow = ShadowScorer(
+            settings, self.database.engine, self.metrics, warm_up=self._warm_up
+        )
+        self.prediction = PredictionPath(settings, self.holder, self.log, self.metrics, self.shadow)
         # One engine (one pool) for the one database. Feedback is acknowledged only once
         # stored: its transactions fsync every commit (housing.store.database.durable).
         self.feedback = FeedbackDesk(settings, self.database, self.log, self.metrics, token)
@@ -59,6 +65,7 @@ class ServingCore:
             self.holder,
             settings.service.model_poll_interval_s,
             extra_checks=(
+                self.shadow.refresh,
                 monitoring_status_check(settings, self.database.engine, self._publish_status),
             ),
         )
@@ -84,6 +91,7 @@ class ServingCore:
         """Stop polling, finish batches, write every buffered prediction (spool if needed)."""
         self.watcher.stop()
         self.prediction.close()
+        self.shadow.close()
         self.log.close()
         self.database.dispose()
 
@@ -134,6 +142,25 @@ class ServingCore:
     ) -> list[Mapping[str, Any]]:
         return await self.feedback.submit(self.feedback.validate(items), protocol)
 
+    def _shadow_info(self) -> dict[str, Any] | None:
+        shadow = self.shadow.current
+        if shadow is None:
+            return None
+        return {
+            "model_version": str(shadow.version),
+            "bento_tag": shadow.bento_tag,
+            "mlflow_run_id": shadow.run_id,
+            "holdout_metrics": shadow.info.get("holdout", {}),
+        }
+
+    async def model_card(self) -> dict[str, Any]:
+        """The served version's model card with its current promotion and monitoring history
+        (``GET /model/card``); the registry and log queries run off the event loop."""
+        model = self.holder.current
+        return await asyncio.to_thread(
+            with_history, self.settings, model.info, self.database.engine
+        )
+
     async def model_info(self) -> Mapping[str, Any]:
         model = self.holder.current
         card = model.info
@@ -147,6 +174,7 @@ class ServingCore:
             "holdout_metrics": card.get("holdout", {}),
             "cv_metrics": card.get("cv", {}),
             "interval_coverage": model.pricing.coverage,
+            "shadow": self._shadow_info(),
             "dataset": card.get("dataset", {}),
             # The schema the model was trained with (the card's), else the configured one.
             "features": card.get("features")

@@ -1,4 +1,5 @@
-"""HTTP-only pieces: the request guard middleware, JSON answers and the ``GET /model`` route.
+"""HTTP-only pieces: the request guard middleware, JSON answers and the ``GET /model`` and
+``GET /model/card`` routes.
 
 The guard runs before BentoML parses a body, so an oversized body is refused with 413 without
 being read into memory, and a feedback call without a valid token gets 401 before anything
@@ -14,10 +15,11 @@ import msgspec
 from pydantic import ValidationError
 from pydantic_core import to_json
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from housing.model_card import render_html
 from serving.auth import bearer_matches
 from serving.errors import NoChampion, status_of
 
@@ -125,6 +127,22 @@ def model_route(info: Callable[[], Awaitable[Any]]) -> Route:
             return outcome_response(exc)
 
     return Route("/model", endpoint, methods=["GET"])
+
+
+def model_card_route(card: Callable[[], Awaitable[dict[str, Any]]]) -> Route:
+    """``GET /model/card``: the served version's model card, an HTML page, or its JSON document
+    when the client asks for ``Accept: application/json`` (503 before a model is loaded)."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            document = await card()
+        except NoChampion as exc:
+            return outcome_response(exc)
+        if "application/json" in request.headers.get("accept", ""):
+            return json_response(document)
+        return HTMLResponse(render_html(document))
+
+    return Route("/model/card", endpoint, methods=["GET"])
 
 
 def validation_error_response(error: ValidationError) -> Response:

@@ -47,6 +47,8 @@ class ServingMetrics:
     log_rows_dropped: Any
     model_version: Any
     model_swaps: Any
+    shadow_rows: Any
+    shadow_skipped: Any
     monitor_drift_share: Any
     monitor_live_rmse: Any
     monitor_labelled: Any
@@ -149,6 +151,16 @@ def _create(price_low: float, price_high: float, max_batch_size: int) -> Serving
             multiprocess_mode="liveall",
         ),
         model_swaps=Counter(f"{PREFIX}_model_swaps", "Hot swaps to a new champion"),
+        shadow_rows=Counter(
+            f"{PREFIX}_shadow_rows",
+            "Predictions also scored by the shadow, by shadow version",
+            ["shadow_version"],
+        ),
+        shadow_skipped=Counter(
+            f"{PREFIX}_shadow_skipped_rows",
+            "Predictions the shadow skipped (it fell behind, or failed), by reason",
+            ["reason"],
+        ),
         monitor_drift_share=Gauge(
             f"{PREFIX}_monitor_drift_share",
             "Share of drifted features in the latest monitor run",

@@ -27,6 +27,7 @@ from serving.champion import ChampionHolder
 from serving.errors import FieldViolation, InvalidRequest
 from serving.metrics import ServingMetrics
 from serving.schema import RecordsCheck, describe_errors, house_record_model
+from serving.shadow import ShadowScorer
 
 # (price, price_low, price_high, model_version, bento_tag) for one record.
 Scored = tuple[float, float, float, str, str]
@@ -64,9 +65,11 @@ class PredictionPath:
         holder: ChampionHolder,
         log: PredictionLogWriter,
         metrics: ServingMetrics,
+        shadow: ShadowScorer | None = None,
     ) -> None:
         self._settings = settings
         self._holder = holder
+        self._shadow = shadow
         self._log = log
         self._metrics = metrics
         self.record_model = house_record_model(settings)
@@ -172,6 +175,8 @@ class PredictionPath:
             ) in zip(ids, batch, scored, strict=True)
         ]
         self._log.append(rows)
+        if self._shadow is not None:  # queued only: the answers do not wait for the shadow
+            self._shadow.submit(ids, [features for features, _, _ in batch])
         return list(zip(ids, scored, strict=True))
 
     def _score(self, batch: list[dict[str, Any]]) -> list[Scored]:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, insert
 from housing.config import Settings
 from housing.pricing import PricingModel
 from housing.records import frame_to_records
-from housing.store.tables import feedback, predictions
+from housing.store.tables import feedback, predictions, shadow_predictions
 
 _CHUNK = 5000
 
@@ -71,3 +71,31 @@ def log_scored_houses(
         for offset in range(0, len(labels), _CHUNK):
             connection.execute(insert(feedback), labels[offset : offset + _CHUNK])
     return ids
+
+
+def log_shadow_prices(
+    engine: Engine,
+    pricing: PricingModel,
+    houses: pd.DataFrame,
+    ids: Sequence[str],
+    *,
+    shadow_version: str,
+    created_at: datetime,
+) -> None:
+    """Price ``houses`` with a shadow model and log them under the champion's ``ids`` (as the
+    service's shadow scorer does)."""
+    estimates = pricing.predict(houses)
+    rows = [
+        {
+            "prediction_id": prediction_id,
+            "created_at": created_at,
+            "shadow_version": shadow_version,
+            "price": float(estimates.price[i]),
+            "price_low": float(estimates.low[i]),
+            "price_high": float(estimates.high[i]),
+        }
+        for i, prediction_id in enumerate(ids)
+    ]
+    with engine.begin() as connection:
+        for offset in range(0, len(rows), _CHUNK):
+            connection.execute(insert(shadow_predictions), rows[offset : offset + _CHUNK])

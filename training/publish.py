@@ -9,6 +9,7 @@ up in ``housing models`` or gets promoted.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import importlib.metadata
 import tempfile
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from housing import bundle, registry
+from housing import bundle, model_card, registry
 from housing.config import Settings
 from housing.pricing import PricingModel
 from housing.provenance import git_state
@@ -123,9 +124,11 @@ def publish(
             mlflow.log_params(trained.params)
             mlflow.log_metrics(trained.metrics)
             mlflow.log_dict(settings.model_dump(mode="json"), "config/configuration.json")
+            plot_images: dict[str, str] = {}  # embedded in the model card
             with tempfile.TemporaryDirectory(prefix="housing-plots-") as tmp:
                 for path in _log_plots(trained, settings, Path(tmp)):
                     mlflow.log_artifact(str(path), "plots")
+                    plot_images[path.stem] = base64.b64encode(path.read_bytes()).decode("ascii")
             with tempfile.TemporaryDirectory(prefix="housing-pyfunc-") as tmp:
                 pickled = Path(tmp) / bundle.MODEL_FILE
                 with pickled.open("wb") as handle:
@@ -146,6 +149,8 @@ def publish(
                 "reason": reason,
                 "data_sha256": trained.data_sha256,
                 "git_commit": commit,
+                "git_dirty": dirty,
+                model_card.PLOTS_KEY: plot_images,
                 "mlflow": {
                     "registered_model": name,
                     "version": version,
@@ -176,11 +181,13 @@ def publish(
             ) as bento_model:
                 bento_tag = str(bento_model.tag)
                 card["bento_tag"] = bento_tag
+                card = model_card.with_history(settings, card, engine=None)
+                page = model_card.render_html(card)
                 bundle.write_bundle(
-                    Path(bento_model.path), trained.pricing, trained.reference, card
+                    Path(bento_model.path), trained.pricing, trained.reference, card, page
                 )
             with tempfile.TemporaryDirectory(prefix="housing-bundle-") as tmp:
-                bundle.write_bundle(Path(tmp), trained.pricing, trained.reference, card)
+                bundle.write_bundle(Path(tmp), trained.pricing, trained.reference, card, page)
                 mlflow.log_artifacts(tmp, bundle.BUNDLE_ARTIFACT_DIR)
             mlflow.set_tag(bundle.TAG_BENTO, bento_tag)
             mlflow_client.set_model_version_tag(name, str(version), bundle.TAG_BENTO, bento_tag)

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from housing import bundle, exit_codes, registry
+from housing import bundle, exit_codes, model_card, registry
 from housing.config import RetrainConfig, Settings
 from housing.pricing import PricingModel
 from housing.records import records_to_frame
@@ -236,9 +236,16 @@ def retrain(settings: Settings, *, reason: str, progress: Progress | None = None
     }
     registration = publish(settings, trained, reason=f"retrain: {reason}"[:5000], tags=tags)
     outcome.version = registration.version
-    if promote:
+    if settings.retrain.promotion_mode == "shadow":  # judged on production labels instead
+        registry.set_shadow(settings, registration.version)
+        outcome.decision = (
+            f"challenger v{registration.version} put into shadow (retrain.promotion_mode); "
+            f"the gate said: {outcome.decision}"
+        )
+    elif promote:
         registry.promote(settings, registration.version, f"retrain: {outcome.decision}")
         outcome.promoted = True
+    model_card.refresh(settings, registration, engine=None)  # with the gate's verdict
     return outcome
 
 

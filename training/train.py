@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from housing import registry
+from housing import model_card, registry
 from housing.config import Settings
 from training.data import load_training_data
 from training.intervals import conditional_coverage, coverage_metrics
@@ -208,6 +208,8 @@ def run_training(
     registration = publish(settings, trained, reason=reason, tags={**gate_tags, **(tags or {})})
     if decision.promote:
         registry.promote(settings, registration.version, decision.reason)
+    # The card as published predates the gate's tags and the promotion: write it again.
+    model_card.refresh(settings, registration, engine=None)
     return TrainingOutcome(
         trained=trained,
         registration=registration,

@@ -85,3 +85,35 @@ def latest_status(settings: Settings, engine: Engine | None = None) -> MonitorSt
         model_version=None if row.model_version is None else str(row.model_version),
         finished_at=finished,
     )
+
+
+def version_history(engine: Engine, version: int | str, limit: int) -> list[dict[str, object]]:
+    """The newest ``limit`` monitor runs of one model version, oldest first (the model card's
+    live performance and drift history); empty when there are none or no table yet."""
+    table = monitoring_runs
+    query = (
+        select(
+            table.c.finished_at,
+            table.c.rows,
+            table.c.labelled,
+            table.c.drift_share,
+            table.c.rmse,
+            table.c.coverage,
+            table.c.verdict,
+        )
+        .where(table.c.model_version == str(version))
+        .order_by(table.c.finished_at.desc())
+        .limit(limit)
+    )
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(query).all()
+    except SQLAlchemyError:
+        return []
+    history = []
+    for row in reversed(rows):
+        finished = row.finished_at
+        if finished.tzinfo is None:
+            finished = finished.replace(tzinfo=UTC)
+        history.append({**row._asdict(), "finished_at": finished.isoformat(timespec="seconds")})
+    return history

@@ -57,6 +57,20 @@ feedback = Table(
 )
 
 # One row per monitor run, so every replica (and CI) sees the latest verdict without files.
+# Prices of the shadow version for the same prediction ids (no foreign key: the shadow row may be
+# written before the log writer stores the champion's row).
+shadow_predictions = Table(
+    "shadow_predictions",
+    metadata,
+    Column("prediction_id", String(36), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("shadow_version", String(32), nullable=False),
+    Column("price", Float, nullable=False),
+    Column("price_low", Float, nullable=False),
+    Column("price_high", Float, nullable=False),
+    Index("ix_shadow_predictions_created_at", "created_at"),
+)
+
 monitoring_runs = Table(
     "monitoring_runs",
     metadata,

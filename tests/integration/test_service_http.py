@@ -176,6 +176,18 @@ def test_model_document_names_version_tag_run_metrics_and_schema(
     assert "median_income" in document["features"]
 
 
+def test_model_card_is_a_page_and_a_json_document(service: RunningService) -> None:
+    page = service.client.get("/model/card")
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"].startswith("text/html")
+    document = service.client.get("/model/card", headers={"Accept": "application/json"}).json()
+    assert document["mlflow"]["version"] == 1
+    assert document["dataset"]["sha256"] in page.text
+    assert "id='card-version'>1<" in page.text
+    assert [event["version"] for event in document["promotions"]] == [1]
+    assert document["plots"]  # the diagnostic plots travel inside the card
+
+
 def test_builtin_endpoints_stay(service: RunningService) -> None:
     for path in ("/livez", "/readyz", "/metrics", "/docs.json"):
         assert service.client.get(path).status_code == 200, path
