@@ -58,7 +58,9 @@ class ServingCore:
         self.watcher = ChampionWatcher(
             self.holder,
             settings.service.model_poll_interval_s,
-            extra_checks=(monitoring_status_check(settings, self.database.engine, self._publish_status),),
+            extra_checks=(
+                monitoring_status_check(settings, self.database.engine, self._publish_status),
+            ),
         )
 
     # ------------------------------------------------------------------ lifecycle

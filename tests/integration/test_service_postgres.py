@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
-from support.processes import free_server_port
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
 from housing.config import Settings
 from housing.store.tables import feedback
+from support.processes import free_server_port
 from tests.fixtures.serving import (
     LoadGenerator,
     TcpProxy,
