@@ -26,7 +26,7 @@ prepare_process(
 )
 
 import bentoml  # noqa: E402  (BENTOML_HOME must be set first)
-from pydantic import ConfigDict, Field, create_model  # noqa: E402
+from pydantic import ConfigDict, Field, TypeAdapter, create_model  # noqa: E402
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.responses import Response  # noqa: E402
@@ -37,7 +37,8 @@ from serving.core import ServingCore  # noqa: E402
 from serving.errors import Unavailable  # noqa: E402
 from serving.grpc.server import GrpcServer  # noqa: E402
 from serving.http import (  # noqa: E402
-    JsonRoute,
+    JsonEndpoint,
+    JsonRoutes,
     RequestGuard,
     error_response,
     json_response,
@@ -66,10 +67,37 @@ FeedbackItems = Annotated[
     list[FeedbackItem],
     Field(min_length=1, max_length=SETTINGS.service.feedback.max_items_per_request),
 ]
+FeedbackRequest = create_model(
+    "FeedbackRequest", __config__=ConfigDict(extra="forbid"), items=(FeedbackItems, ...)
+)
+ReloadRequest = create_model("ReloadRequest", __config__=ConfigDict(extra="forbid"))
+_FEEDBACK_REQUEST = TypeAdapter(FeedbackRequest)
+_RELOAD_REQUEST = TypeAdapter(ReloadRequest)
+
+
+def _current() -> "HousingPriceService":
+    return bentoml.get_current_service()  # type: ignore[return-value]
 
 
 async def _predict_json(houses: list[dict]) -> Response:
-    return await bentoml.get_current_service().answer_predict(houses)  # type: ignore[attr-defined]
+    return await _current().answer_predict(houses)
+
+
+async def _feedback_json(items: list[FeedbackItem]) -> Response:
+    return await _current().answer_feedback(items)
+
+
+async def _reload_json(_: None) -> Response:
+    return await _current().answer_reload()
+
+
+def _feedback_items(body: bytes) -> list[FeedbackItem]:
+    return _FEEDBACK_REQUEST.validate_json(body).items  # type: ignore[attr-defined]
+
+
+def _reload_body(body: bytes) -> None:
+    if body:
+        _RELOAD_REQUEST.validate_json(body)
 
 
 async def _model_info() -> dict:
@@ -102,11 +130,25 @@ class HousingPriceService:
     def __is_ready__(self) -> bool:
         return self.core.model_ready()
 
+    # The @bentoml.api methods declare the routes for the OpenAPI document and BentoML clients;
+    # every POST to them is answered by serving.http.JsonRoutes (below) with the answer_* methods.
     @bentoml.api(route="/predict")
     async def predict(self, houses: Houses) -> list[PricePrediction]:
         """Price houses: one answer per record, in order, with interval and model version."""
         records = [house.model_dump() for house in houses]
         return await self.answer_predict(records)  # type: ignore[return-value]
+
+    @bentoml.api(route="/feedback")
+    async def feedback(self, items: FeedbackItems) -> list[FeedbackResult]:
+        """Record the true prices of earlier predictions (needs ``Authorization: Bearer``)."""
+        return await self.answer_feedback(items)  # type: ignore[return-value]
+
+    @bentoml.api(route=ADMIN_RELOAD_ROUTE)
+    async def reload_champion(self) -> dict:
+        """Check the registry now instead of at the next poll (``Authorization: Bearer
+        $HOUSING_ADMIN_TOKEN``). Only the worker that answers reloads at once; the others
+        follow within ``service.model_poll_interval_s``."""
+        return await self.answer_reload()  # type: ignore[return-value]
 
     async def answer_predict(self, houses: list[dict]) -> Response:
         try:
@@ -115,9 +157,7 @@ class HousingPriceService:
             return outcome_response(exc)
         return json_response(answers)
 
-    @bentoml.api(route="/feedback")
-    async def feedback(self, items: FeedbackItems) -> list[FeedbackResult]:
-        """Record the true prices of earlier predictions (needs ``Authorization: Bearer``)."""
+    async def answer_feedback(self, items: list[FeedbackItem]) -> Response:
         desk = self.core.feedback
         if not desk.enabled:
             return error_response(404, "feedback is disabled (service.feedback.enabled)")
@@ -125,13 +165,9 @@ class HousingPriceService:
             results = await desk.submit(items, "http")
         except SQLAlchemyError as exc:
             return outcome_response(exc)
-        return json_response(results)  # type: ignore[return-value]
+        return json_response(results)
 
-    @bentoml.api(route=ADMIN_RELOAD_ROUTE)
-    async def reload_champion(self) -> dict:
-        """Check the registry now instead of at the next poll (``Authorization: Bearer
-        $HOUSING_ADMIN_TOKEN``). Only the worker that answers reloads at once; the others
-        follow within ``service.model_poll_interval_s``."""
+    async def answer_reload(self) -> Response:
         if admin_token() is None:
             return error_response(404, f"admin routes are disabled (set ${ADMIN_TOKEN_ENV})")
         try:
@@ -139,7 +175,7 @@ class HousingPriceService:
             version = str(self.core.holder.current.version)
         except Exception as exc:  # registry or model store unreachable: keep serving
             return error_response(503, f"reload failed, still serving the current model: {exc}")
-        return json_response({"model_version": version, "swapped": swapped})  # type: ignore[return-value]
+        return json_response({"model_version": version, "swapped": swapped})
 
 
 HousingPriceService.add_asgi_middleware(
@@ -147,10 +183,14 @@ HousingPriceService.add_asgi_middleware(
     max_body_bytes=SETTINGS.service.max_body_bytes,
     tokens={"/feedback": feedback_token(SETTINGS), ADMIN_RELOAD_ROUTE: admin_token()},
 )
-# Innermost of the two: JSON predictions are answered right after the size check (see JsonRoute).
+# Innermost of the two: every POST route is answered right after the size and token checks.
 HousingPriceService.add_asgi_middleware(
-    JsonRoute,
-    path="/predict",
-    decode=RecordsCheck(SETTINGS, PredictRequest, key="houses").json_body,
-    handler=_predict_json,
+    JsonRoutes,
+    routes={
+        "/predict": JsonEndpoint(
+            RecordsCheck(SETTINGS, PredictRequest, key="houses").json_body, _predict_json
+        ),
+        "/feedback": JsonEndpoint(_feedback_items, _feedback_json),
+        ADMIN_RELOAD_ROUTE: JsonEndpoint(_reload_body, _reload_json, body_optional=True),
+    },
 )

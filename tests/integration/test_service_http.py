@@ -310,3 +310,77 @@ def test_admin_reload_needs_the_admin_token_and_reports_the_served_version(
     )
     assert response.status_code == 200, response.text
     assert response.json() == {"model_version": "1", "swapped": False}
+
+
+def _route_headers(path: str, service: RunningService) -> dict[str, str]:
+    from tests.fixtures.serving import ADMIN_TOKEN
+
+    if path == "/admin/reload":
+        return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    return service.auth if path == "/feedback" else {}
+
+
+POST_ROUTES = ["/predict", "/feedback", "/admin/reload"]
+NOT_JSON = {
+    "multipart-with-boundary": ("multipart/form-data; boundary=xyz", b"--xyz\r\n\r\n--xyz--\r\n"),
+    "multipart-no-boundary": ("multipart/form-data", b'{"houses": []}'),
+    "form": ("application/x-www-form-urlencoded", b'{"houses": [], "items": []}'),
+    "text": ("text/plain", b'{"houses": []}'),
+    "missing": (None, b'{"houses": []}'),
+}
+
+
+@pytest.mark.parametrize("path", POST_ROUTES)
+@pytest.mark.parametrize("kind", list(NOT_JSON))
+def test_every_post_route_refuses_non_json_with_415_and_logs_no_traceback(
+    service: RunningService, path: str, kind: str
+) -> None:
+    content_type, body = NOT_JSON[kind]
+    headers = _route_headers(path, service)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    log_before = service.log_path.read_text(errors="replace")
+    response = service.client.post(path, content=body, headers=headers)
+    assert response.status_code == 415, response.text
+    assert "send application/json" in response.json()["error"]
+    time.sleep(0.2)
+    assert "Traceback" not in service.log_path.read_text(errors="replace")[len(log_before) :]
+
+
+@pytest.mark.parametrize("path", ["/predict", "/feedback"])
+def test_empty_json_bodies_and_unknown_top_level_keys_are_400(
+    service: RunningService, path: str
+) -> None:
+    headers = _route_headers(path, service) | {"Content-Type": "application/json"}
+    key = "houses" if path == "/predict" else "items"
+    for body in (b"", b"{}", b'{"%s": [], "extra": 1}' % key.encode()):
+        response = service.client.post(path, content=body, headers=headers)
+        assert response.status_code == 400, (body, response.text)
+        assert isinstance(response.json()["detail"], list)
+    item = {"prediction_id": "x", "actual_price": 1.0}
+    if path == "/feedback":
+        extra = service.client.post(
+            path, json={"items": [item], "comment": "hi"}, headers=service.auth
+        )
+        assert extra.status_code == 400
+        assert any(d["loc"] == ["comment"] for d in extra.json()["detail"])
+
+
+def test_admin_reload_takes_an_empty_post_or_an_empty_json_object(service: RunningService) -> None:
+    headers = _route_headers("/admin/reload", service)
+    assert service.client.post("/admin/reload", headers=headers).status_code == 200
+    unknown = service.client.post("/admin/reload", json={"force": True}, headers=headers)
+    assert unknown.status_code == 400
+
+
+def test_bentoml_sync_client_predicts_and_sends_feedback(service: RunningService) -> None:
+    import bentoml
+
+    record = california_records(1)[0]
+    with bentoml.SyncHTTPClient(service.url, token=service.token) as client:
+        answers = client.predict(houses=[record])
+        assert answers[0]["price"] > 0
+        results = client.feedback(
+            items=[{"prediction_id": answers[0]["prediction_id"], "actual_price": 250000.0}]
+        )
+    assert results[0]["outcome"] == "accepted"
