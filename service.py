@@ -45,12 +45,15 @@ from serving.http import (  # noqa: E402
     model_route,
     outcome_response,
 )
+from serving.openapi import RouteContract, ServiceDocument, complete_document  # noqa: E402
 from serving.runtime import limit_numeric_threads, service_options  # noqa: E402
 from serving.schema import (  # noqa: E402
     FeedbackItem,
     FeedbackResult,
+    ModelInfo,
     PricePrediction,
     RecordsCheck,
+    ReloadResult,
     house_record_model,
 )
 
@@ -183,6 +186,33 @@ HousingPriceService.add_asgi_middleware(
     max_body_bytes=SETTINGS.service.max_body_bytes,
     tokens={"/feedback": feedback_token(SETTINGS), ADMIN_RELOAD_ROUTE: admin_token()},
 )
+# What each route takes and answers, for the served document (serving/openapi.py).
+ROUTE_CONTRACTS = {
+    "/predict": RouteContract("post", PredictRequest, statuses=(400, 413, 415, 503)),
+    "/feedback": RouteContract(
+        "post", FeedbackRequest, statuses=(400, 401, 404, 413, 415, 503), protected=True
+    ),
+    ADMIN_RELOAD_ROUTE: RouteContract(
+        "post",
+        ReloadRequest,
+        ok=ReloadResult.model_json_schema(),
+        statuses=(400, 401, 404, 413, 415, 503),
+        protected=True,
+    ),
+    "/model": RouteContract(
+        "get",
+        ok=ModelInfo.model_json_schema(),
+        statuses=(503,),
+        summary="The served champion: version, Bento tag, MLflow run, metrics, feature schema.",
+    ),
+}
+
+
+def _document() -> dict:
+    return complete_document(HousingPriceService.openapi_spec.asdict(), ROUTE_CONTRACTS)
+
+
+HousingPriceService.add_asgi_middleware(ServiceDocument, build=_document)
 # Innermost of the two: every POST route is answered right after the size and token checks.
 HousingPriceService.add_asgi_middleware(
     JsonRoutes,
