@@ -247,6 +247,10 @@ class FeedbackConfig(Section):
         default=False, description="local development only: accept feedback without a token"
     )
     token_env: str = "HOUSING_FEEDBACK_TOKEN"
+    token_file: ProjectPath | None = Field(
+        default=None,
+        description="where the token is read from when token_env is unset (make serve writes it)",
+    )
     plausible_min: PositiveFloat
     plausible_max: PositiveFloat
     max_items_per_request: PositiveInt = 1000

@@ -29,7 +29,7 @@ def test_serve_refuses_to_start_without_a_feedback_token(tmp_path: Path) -> None
     process = _serve(environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 2
-    assert "HOUSING_FEEDBACK_TOKEN is not set" in stderr
+    assert "no feedback token: set $HOUSING_FEEDBACK_TOKEN or write it to" in stderr
     assert "Traceback" not in stderr
 
 
