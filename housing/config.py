@@ -492,8 +492,25 @@ def _format_location(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc) or "<root>"
 
 
-def _format_errors(error: ValidationError, source: Path) -> str:
+def _override_variables(environ: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """Configuration location (lower case) -> the ``HOUSING_*`` variable that set it."""
+    found: dict[tuple[str, ...], str] = {}
+    for name in environ:
+        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
+            continue
+        path = name[len(ENV_PREFIX) :].split(ENV_NESTING)
+        if len(path) >= 2 and all(path):
+            found[tuple(part.lower() for part in path)] = name
+    return found
+
+
+def _format_errors(
+    error: ValidationError, source: Path, overrides: Mapping[tuple[str, ...], str]
+) -> str:
+    """One ``key: reason`` per problem; a value that came from an environment variable is
+    named by the variable (the file is not where the user has to look)."""
     lines = []
+    from_file = False
     for item in error.errors():
         key = _format_location(item["loc"])
         if item["type"] == "extra_forbidden":
@@ -502,8 +519,17 @@ def _format_errors(error: ValidationError, source: Path) -> str:
             reason = "missing key"
         else:
             reason = item["msg"]
-        lines.append(f"{key}: {reason}")
-    return f"invalid configuration {source}: " + "; ".join(lines)
+        location = tuple(str(part).lower() for part in item["loc"])
+        variable = next(
+            (name for path, name in overrides.items() if location[: len(path)] == path), None
+        )
+        if variable is None:
+            from_file = True
+            lines.append(f"{key}: {reason}")
+        else:
+            lines.append(f"{variable} ({key}): {reason}")
+    where = f"invalid configuration {source}" if from_file else "invalid environment override"
+    return f"{where}: " + "; ".join(lines)
 
 
 def _find_key(mapping: Mapping[str, Any], wanted: str) -> str | None:
@@ -587,4 +613,4 @@ def load_config(
     try:
         return Settings.model_validate(raw, context={"base_dir": source.parent})
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, source)) from None
+        raise ConfigError(_format_errors(exc, source, _override_variables(environ))) from None

@@ -128,3 +128,19 @@ def test_the_unlogged_policy_is_refuse_by_default_and_validated() -> None:
     assert served.storage.on_log_unavailable == "serve"
     with pytest.raises(ConfigError, match=r"storage\.on_log_unavailable: .*'refuse' or 'serve'"):
         load_config(CONFIG, environ={"HOUSING_STORAGE__ON_LOG_UNAVAILABLE": "ignore"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [("HOUSING_SERVICE__PROT", "3000", "unknown key"),
+     ("HOUSING_SERVICE__PORT", "abc", "valid integer")],
+)  # fmt: skip
+def test_a_bad_environment_override_names_the_variable_not_the_file(
+    variable: str, value: str, reason: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(CONFIG, environ={variable: value})
+    message = str(caught.value)
+    assert message.startswith(f"invalid environment override: {variable} (service.")
+    assert reason in message
+    assert str(CONFIG) not in message
