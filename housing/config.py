@@ -527,7 +527,7 @@ def _format_errors(
             from_file = True
             lines.append(f"{key}: {reason}")
         else:
-            lines.append(f"{variable} ({key}): {reason}")
+            lines.append(f"{variable} sets {key}: {reason}")
     where = f"invalid configuration {source}" if from_file else "invalid environment override"
     return f"{where}: " + "; ".join(lines)
 

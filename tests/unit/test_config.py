@@ -141,6 +141,6 @@ def test_a_bad_environment_override_names_the_variable_not_the_file(
     with pytest.raises(ConfigError) as caught:
         load_config(CONFIG, environ={variable: value})
     message = str(caught.value)
-    assert message.startswith(f"invalid environment override: {variable} (service.")
+    assert message.startswith(f"invalid environment override: {variable} sets service.")
     assert reason in message
     assert str(CONFIG) not in message
