@@ -12,9 +12,12 @@ calls the same core (``self.core``).
 """
 
 import asyncio
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
+from housing import exit_codes
 from housing.config import load_config
 from housing.runtime import prepare_process, served_from_bento
 
@@ -46,6 +49,7 @@ from serving.http import (  # noqa: E402
     outcome_response,
 )
 from serving.openapi import RouteContract, ServiceDocument, complete_document  # noqa: E402
+from serving.preflight import startup_problems  # noqa: E402
 from serving.runtime import limit_numeric_threads, service_options  # noqa: E402
 from serving.schema import (  # noqa: E402
     FeedbackItem,
@@ -112,6 +116,15 @@ async def _model_info() -> dict:
 @bentoml.service(**service_options(SETTINGS))
 class HousingPriceService:
     """Housing prices with conformal intervals; every answer is logged for monitoring."""
+
+    @bentoml.on_deployment
+    def check_startup() -> None:
+        """Once, before any worker starts (``bentoml serve`` run directly): one line and a
+        non-zero exit for a port in use or an unusable state folder, not a crash loop."""
+        problems = startup_problems(SETTINGS, http_port=False)  # --port may differ: BentoML's
+        if problems:
+            print("error: cannot serve: " + "; ".join(problems), file=sys.stderr, flush=True)
+            os._exit(exit_codes.FAILURE)  # before BentoML's arbiter forks workers to restart
 
     def __init__(self) -> None:
         limit_numeric_threads(SETTINGS.service.numeric_threads)
