@@ -384,3 +384,14 @@ def test_bentoml_sync_client_predicts_and_sends_feedback(service: RunningService
             items=[{"prediction_id": answers[0]["prediction_id"], "actual_price": 250000.0}]
         )
     assert results[0]["outcome"] == "accepted"
+
+
+def test_no_swap_and_no_monitor_figure_right_after_start(service: RunningService) -> None:
+    """The first load of each worker is not a swap; before any monitor run the monitor gauges
+    are NaN, not a perfect-looking 0."""
+    import math
+
+    metrics = service.metrics()
+    assert metrics.get("housing_model_swaps_total", 0.0) == 0.0
+    for gauge in ("housing_monitor_drift_share", "housing_monitor_live_rmse"):
+        assert math.isnan(metrics.get(gauge, math.nan)), (gauge, metrics.get(gauge))
