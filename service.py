@@ -32,6 +32,7 @@ import bentoml  # noqa: E402  (BENTOML_HOME must be set first)
 from pydantic import ConfigDict, Field, TypeAdapter, create_model  # noqa: E402
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
+from starlette.middleware.cors import CORSMiddleware  # noqa: E402
 from starlette.responses import Response  # noqa: E402
 
 from housing.store.prediction_log import PredictionLogUnavailable  # noqa: E402
@@ -194,6 +195,17 @@ class HousingPriceService:
         return json_response({"model_version": version, "swapped": swapped})
 
 
+if SETTINGS.service.cors.enabled:
+    # Outermost, so it covers every route: BentoML's own CORS middleware sits inside the
+    # project's middlewares and never sees the POST routes that JsonRoutes answers.
+    cors = SETTINGS.service.cors
+    HousingPriceService.add_asgi_middleware(
+        CORSMiddleware,
+        allow_origins=cors.allow_origins,
+        allow_methods=cors.allow_methods,
+        allow_headers=cors.allow_headers,
+        max_age=cors.max_age_s,
+    )
 HousingPriceService.add_asgi_middleware(
     RequestGuard,
     max_body_bytes=SETTINGS.service.max_body_bytes,

@@ -256,6 +256,25 @@ class FeedbackConfig(Section):
     max_items_per_request: PositiveInt = 1000
 
 
+class CorsConfig(Section):
+    """Cross-origin requests from browsers, applied to every route (off by default)."""
+
+    enabled: bool = False
+    allow_origins: list[str] = Field(
+        default_factory=list,
+        description="origins allowed to call the API, e.g. https://app.example",
+    )
+    allow_methods: list[str] = Field(default_factory=lambda: ["GET", "POST"])
+    allow_headers: list[str] = Field(default_factory=lambda: ["Authorization", "Content-Type"])
+    max_age_s: int = Field(default=600, ge=0, description="how long browsers cache a preflight")
+
+    @model_validator(mode="after")
+    def _origins_when_enabled(self) -> CorsConfig:
+        if self.enabled and not self.allow_origins:
+            raise ValueError("allow_origins must list at least one origin when enabled")
+        return self
+
+
 class ServiceConfig(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
@@ -271,6 +290,7 @@ class ServiceConfig(Section):
     request_timeout_s: PositiveFloat = 30.0
     model_poll_interval_s: PositiveFloat = 5.0
     access_log: bool = False
+    cors: CorsConfig = Field(default_factory=CorsConfig)
     feedback: FeedbackConfig
 
 

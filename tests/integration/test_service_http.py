@@ -395,3 +395,46 @@ def test_no_swap_and_no_monitor_figure_right_after_start(service: RunningService
     assert metrics.get("housing_model_swaps_total", 0.0) == 0.0
     for gauge in ("housing_monitor_drift_share", "housing_monitor_live_rmse"):
         assert math.isnan(metrics.get(gauge, math.nan)), (gauge, metrics.get(gauge))
+
+
+def test_cors_when_enabled_covers_a_preflight_and_a_cross_origin_predict(
+    champion_settings: Settings, tmp_path: Any
+) -> None:
+    from tests.fixtures.serving import running_service
+
+    origin = "https://app.example"
+    with running_service(
+        champion_settings,
+        log_dir=tmp_path,
+        storage__url=f"sqlite:///{tmp_path / 'predictions.db'}",
+        storage__spool_dir=tmp_path / "spool",
+        service__workers=1,
+        service__cors__enabled=True,
+        service__cors__allow_origins=f"[{origin}]",
+    ) as cors_service:
+        preflight = cors_service.client.options(
+            "/predict",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
+        assert preflight.status_code == 200, preflight.text
+        assert preflight.headers["access-control-allow-origin"] == origin
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+        record = california_records(1)[0]
+        answer = cors_service.client.post(
+            "/predict", json={"houses": [record]}, headers={"Origin": origin}
+        )
+        assert answer.status_code == 200
+        assert answer.headers["access-control-allow-origin"] == origin
+        refused = cors_service.client.post(
+            "/predict", json={"houses": []}, headers={"Origin": origin}
+        )
+        assert refused.status_code == 400  # errors carry the header too, so browsers read them
+        assert refused.headers["access-control-allow-origin"] == origin
+        stranger = cors_service.client.post(
+            "/predict", json={"houses": [record]}, headers={"Origin": "https://evil.example"}
+        )
+        assert "access-control-allow-origin" not in stranger.headers
