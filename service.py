@@ -213,15 +213,15 @@ HousingPriceService.add_asgi_middleware(
 )
 # What each route takes and answers, for the served document (serving/openapi.py).
 ROUTE_CONTRACTS = {
-    "/predict": RouteContract("post", PredictRequest, statuses=(400, 413, 415, 503)),
+    "/predict": RouteContract("post", PredictRequest, statuses=(400, 408, 413, 415, 503)),
     "/feedback": RouteContract(
-        "post", FeedbackRequest, statuses=(400, 401, 404, 413, 415, 503), protected=True
+        "post", FeedbackRequest, statuses=(400, 401, 404, 408, 413, 415, 503), protected=True
     ),
     ADMIN_RELOAD_ROUTE: RouteContract(
         "post",
         ReloadRequest,
         ok=ReloadResult.model_json_schema(),
-        statuses=(400, 401, 404, 413, 415, 503),
+        statuses=(400, 401, 404, 408, 413, 415, 503),
         protected=True,
     ),
     "/model": RouteContract(
@@ -248,4 +248,5 @@ HousingPriceService.add_asgi_middleware(
         "/feedback": JsonEndpoint(_feedback_items, _feedback_json),
         ADMIN_RELOAD_ROUTE: JsonEndpoint(_reload_body, _reload_json, body_optional=True),
     },
+    body_timeout_s=SETTINGS.service.body_read_timeout_s,
 )

@@ -288,6 +288,11 @@ class ServiceConfig(Section):
     max_records_per_request: PositiveInt = 1000
     max_body_bytes: PositiveInt = 2_000_000
     request_timeout_s: PositiveFloat = 30.0
+    body_read_timeout_s: PositiveFloat = Field(
+        default=10.0,
+        description="a request body not received in full within this is refused (408), so a "
+        "slow or stuck client cannot hold a connection (or a shutdown) indefinitely",
+    )
     model_poll_interval_s: PositiveFloat = 5.0
     access_log: bool = False
     cors: CorsConfig = Field(default_factory=CorsConfig)

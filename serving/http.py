@@ -7,6 +7,7 @@ about the payload is revealed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -152,6 +153,18 @@ class JsonEndpoint:
     body_optional: bool = False
 
 
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body, or None when the client disconnected first."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
 def unsupported_media_type(content_type: bytes) -> Response:
     shown = content_type.decode("latin-1") or "none"
     return error_response(415, f"unsupported content type {shown!r}: send application/json")
@@ -173,9 +186,12 @@ class JsonRoutes:
     ``@bentoml.api`` declarations in ``service.py`` remain the OpenAPI contract only.
     """
 
-    def __init__(self, app: ASGIApp, *, routes: dict[str, JsonEndpoint]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, routes: dict[str, JsonEndpoint], body_timeout_s: float
+    ) -> None:
         self.app = app
         self.routes = routes
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = self.routes.get(scope["path"]) if scope["type"] == "http" else None
@@ -186,15 +202,16 @@ class JsonRoutes:
         for key, value in scope["headers"]:
             if key == b"content-type":
                 content_type = value.split(b";", 1)[0].strip().lower()
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        try:
+            async with asyncio.timeout(self.body_timeout_s):
+                body = await _read_body(receive)
+        except TimeoutError:
+            await error_response(
+                408, f"request body not received within {self.body_timeout_s:g} s"
+            )(scope, receive, send)
+            return
+        if body is None:
+            return  # the client went away
         if content_type != b"application/json" and not (
             endpoint.body_optional and not content_type and not body
         ):

@@ -58,6 +58,7 @@ _REASONS = {
     400: ("the request breaks the schema: each violation in `detail`", "ValidationError"),
     401: ("missing or invalid bearer token", "Error"),
     404: ("the route is disabled by configuration", "Error"),
+    408: ("the body was not received within service.body_read_timeout_s", "Error"),
     413: ("the body exceeds service.max_body_bytes", "Error"),
     415: ("the body is not application/json", "Error"),
     503: ("no champion loaded, overloaded, or the log/store is unavailable; retry", "Error"),

@@ -438,3 +438,47 @@ def test_cors_when_enabled_covers_a_preflight_and_a_cross_origin_predict(
             "/predict", json={"houses": [record]}, headers={"Origin": "https://evil.example"}
         )
         assert "access-control-allow-origin" not in stranger.headers
+
+
+def test_slow_bodies_get_408_and_sigterm_ends_within_the_body_timeout(
+    champion_settings: Settings, tmp_path: Any
+) -> None:
+    import socket
+
+    from tests.fixtures.serving import running_service
+
+    timeout_s = 2.0
+    with running_service(
+        champion_settings,
+        log_dir=tmp_path,
+        storage__url=f"sqlite:///{tmp_path / 'predictions.db'}",
+        storage__spool_dir=tmp_path / "spool",
+        service__workers=1,
+        service__body_read_timeout_s=timeout_s,
+    ) as slow_service:
+        host, port = slow_service.url.removeprefix("http://").split(":")
+        head = (
+            f"POST /predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            'Content-Length: 1000\r\n\r\n{"houses": ['
+        ).encode()
+
+        def slow_client() -> socket.socket:
+            client = socket.create_connection((host, int(port)))
+            client.sendall(head)  # ... and never the rest
+            return client
+
+        first = slow_client()
+        first.settimeout(timeout_s + 20)
+        started = time.monotonic()
+        answer = first.recv(4096).decode()
+        assert answer.startswith("HTTP/1.1 408"), answer
+        assert "not received within" in answer
+        assert time.monotonic() - started < timeout_s + 10
+        stuck = [slow_client() for _ in range(5)]
+        started = time.monotonic()
+        exit_code = slow_service.terminate()
+        stopped_after = time.monotonic() - started
+        for client in [first, *stuck]:
+            client.close()
+    assert exit_code == 0
+    assert stopped_after < timeout_s + 15, stopped_after
