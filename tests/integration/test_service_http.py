@@ -397,18 +397,23 @@ def test_no_swap_and_no_monitor_figure_right_after_start(service: RunningService
         assert math.isnan(metrics.get(gauge, math.nan)), (gauge, metrics.get(gauge))
 
 
+def _own_service(settings: Settings, folder: Any, **overrides: Any) -> Any:
+    """A one-worker server of the session champion with its own log, for changed settings."""
+    from tests.fixtures.serving import running_service
+
+    return running_service(
+        settings, log_dir=folder, storage__url=f"sqlite:///{folder / 'predictions.db'}",
+        storage__spool_dir=folder / "spool", service__workers=1, **overrides,
+    )  # fmt: skip
+
+
 def test_cors_when_enabled_covers_a_preflight_and_a_cross_origin_predict(
     champion_settings: Settings, tmp_path: Any
 ) -> None:
-    from tests.fixtures.serving import running_service
-
     origin = "https://app.example"
-    with running_service(
+    with _own_service(
         champion_settings,
-        log_dir=tmp_path,
-        storage__url=f"sqlite:///{tmp_path / 'predictions.db'}",
-        storage__spool_dir=tmp_path / "spool",
-        service__workers=1,
+        tmp_path,
         service__cors__enabled=True,
         service__cors__allow_origins=f"[{origin}]",
     ) as cors_service:
@@ -445,16 +450,9 @@ def test_slow_bodies_get_408_and_sigterm_ends_within_the_body_timeout(
 ) -> None:
     import socket
 
-    from tests.fixtures.serving import running_service
-
     timeout_s = 2.0
-    with running_service(
-        champion_settings,
-        log_dir=tmp_path,
-        storage__url=f"sqlite:///{tmp_path / 'predictions.db'}",
-        storage__spool_dir=tmp_path / "spool",
-        service__workers=1,
-        service__body_read_timeout_s=timeout_s,
+    with _own_service(
+        champion_settings, tmp_path, service__body_read_timeout_s=timeout_s
     ) as slow_service:
         host, port = slow_service.url.removeprefix("http://").split(":")
         head = (
