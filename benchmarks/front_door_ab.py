@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> None:
     config = ROOT / "configuration.yaml"
     environ = benchmark_environ(config)
     work = Path(tempfile.mkdtemp(prefix="front-door-", dir=RESULTS))
-    trees = {"this": ROOT, "baseline": _baseline_tree(args.baseline, work)}
+    # Outside the project: a second service.py under it would be packed into Bentos built here.
+    outside = Path(tempfile.mkdtemp(prefix="front-door-baseline-"))
+    trees = {"this": ROOT, "baseline": _baseline_tree(args.baseline, outside)}
     records = sample_records(config, DISTINCT_BODIES * max(args.records))
     scripts, first = {}, {}
     for per_request in args.records:
