@@ -13,9 +13,12 @@ calls the same core (``self.core``).
 """
 
 import asyncio
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
+from housing import exit_codes
 from housing.config import load_config
 from housing.runtime import prepare_process, served_from_bento
 
@@ -27,9 +30,10 @@ prepare_process(
 )
 
 import bentoml  # noqa: E402  (BENTOML_HOME must be set first)
-from pydantic import ConfigDict, Field, create_model  # noqa: E402
+from pydantic import ConfigDict, Field, TypeAdapter, create_model  # noqa: E402
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
+from starlette.middleware.cors import CORSMiddleware  # noqa: E402
 from starlette.responses import Response  # noqa: E402
 
 from housing.store.prediction_log import PredictionLogUnavailable  # noqa: E402
@@ -38,7 +42,8 @@ from serving.core import ServingCore  # noqa: E402
 from serving.errors import Unavailable  # noqa: E402
 from serving.grpc.server import GrpcServer  # noqa: E402
 from serving.http import (  # noqa: E402
-    JsonRoute,
+    JsonEndpoint,
+    JsonRoutes,
     RequestGuard,
     error_response,
     json_response,
@@ -46,12 +51,16 @@ from serving.http import (  # noqa: E402
     model_route,
     outcome_response,
 )
+from serving.openapi import RouteContract, ServiceDocument, complete_document  # noqa: E402
+from serving.preflight import startup_problems  # noqa: E402
 from serving.runtime import limit_numeric_threads, service_options  # noqa: E402
 from serving.schema import (  # noqa: E402
     FeedbackItem,
     FeedbackResult,
+    ModelInfo,
     PricePrediction,
     RecordsCheck,
+    ReloadResult,
     house_record_model,
 )
 
@@ -68,10 +77,37 @@ FeedbackItems = Annotated[
     list[FeedbackItem],
     Field(min_length=1, max_length=SETTINGS.service.feedback.max_items_per_request),
 ]
+FeedbackRequest = create_model(
+    "FeedbackRequest", __config__=ConfigDict(extra="forbid"), items=(FeedbackItems, ...)
+)
+ReloadRequest = create_model("ReloadRequest", __config__=ConfigDict(extra="forbid"))
+_FEEDBACK_REQUEST = TypeAdapter(FeedbackRequest)
+_RELOAD_REQUEST = TypeAdapter(ReloadRequest)
+
+
+def _current() -> "HousingPriceService":
+    return bentoml.get_current_service()  # type: ignore[return-value]
 
 
 async def _predict_json(houses: list[dict]) -> Response:
-    return await bentoml.get_current_service().answer_predict(houses)  # type: ignore[attr-defined]
+    return await _current().answer_predict(houses)
+
+
+async def _feedback_json(items: list[FeedbackItem]) -> Response:
+    return await _current().answer_feedback(items)
+
+
+async def _reload_json(_: None) -> Response:
+    return await _current().answer_reload()
+
+
+def _feedback_items(body: bytes) -> list[FeedbackItem]:
+    return _FEEDBACK_REQUEST.validate_json(body).items  # type: ignore[attr-defined]
+
+
+def _reload_body(body: bytes) -> None:
+    if body:
+        _RELOAD_REQUEST.validate_json(body)
 
 
 async def _model_info() -> dict:
@@ -90,6 +126,15 @@ async def _model_card() -> dict:
 @bentoml.service(**service_options(SETTINGS))
 class HousingPriceService:
     """Housing prices with conformal intervals; every answer is logged for monitoring."""
+
+    @bentoml.on_deployment
+    def check_startup() -> None:
+        """Once, before any worker starts (``bentoml serve`` run directly): one line and a
+        non-zero exit for a port in use or an unusable state folder, not a crash loop."""
+        problems = startup_problems(SETTINGS, http_port=False)  # --port may differ: BentoML's
+        if problems:
+            print("error: cannot serve: " + "; ".join(problems), file=sys.stderr, flush=True)
+            os._exit(exit_codes.FAILURE)  # before BentoML's arbiter forks workers to restart
 
     def __init__(self) -> None:
         limit_numeric_threads(SETTINGS.service.numeric_threads)
@@ -111,11 +156,25 @@ class HousingPriceService:
     def __is_ready__(self) -> bool:
         return self.core.model_ready()
 
+    # The @bentoml.api methods declare the routes for the OpenAPI document and BentoML clients;
+    # every POST to them is answered by serving.http.JsonRoutes (below) with the answer_* methods.
     @bentoml.api(route="/predict")
     async def predict(self, houses: Houses) -> list[PricePrediction]:
         """Price houses: one answer per record, in order, with interval and model version."""
         records = [house.model_dump() for house in houses]
         return await self.answer_predict(records)  # type: ignore[return-value]
+
+    @bentoml.api(route="/feedback")
+    async def feedback(self, items: FeedbackItems) -> list[FeedbackResult]:
+        """Record the true prices of earlier predictions (needs ``Authorization: Bearer``)."""
+        return await self.answer_feedback(items)  # type: ignore[return-value]
+
+    @bentoml.api(route=ADMIN_RELOAD_ROUTE)
+    async def reload_champion(self) -> dict:
+        """Check the registry now instead of at the next poll (``Authorization: Bearer
+        $HOUSING_ADMIN_TOKEN``). Only the worker that answers reloads at once; the others
+        follow within ``service.model_poll_interval_s``."""
+        return await self.answer_reload()  # type: ignore[return-value]
 
     async def answer_predict(self, houses: list[dict]) -> Response:
         try:
@@ -124,9 +183,7 @@ class HousingPriceService:
             return outcome_response(exc)
         return json_response(answers)
 
-    @bentoml.api(route="/feedback")
-    async def feedback(self, items: FeedbackItems) -> list[FeedbackResult]:
-        """Record the true prices of earlier predictions (needs ``Authorization: Bearer``)."""
+    async def answer_feedback(self, items: list[FeedbackItem]) -> Response:
         desk = self.core.feedback
         if not desk.enabled:
             return error_response(404, "feedback is disabled (service.feedback.enabled)")
@@ -134,13 +191,9 @@ class HousingPriceService:
             results = await desk.submit(items, "http")
         except SQLAlchemyError as exc:
             return outcome_response(exc)
-        return json_response(results)  # type: ignore[return-value]
+        return json_response(results)
 
-    @bentoml.api(route=ADMIN_RELOAD_ROUTE)
-    async def reload_champion(self) -> dict:
-        """Check the registry now instead of at the next poll (``Authorization: Bearer
-        $HOUSING_ADMIN_TOKEN``). Only the worker that answers reloads at once; the others
-        follow within ``service.model_poll_interval_s``."""
+    async def answer_reload(self) -> Response:
         if admin_token() is None:
             return error_response(404, f"admin routes are disabled (set ${ADMIN_TOKEN_ENV})")
         try:
@@ -148,18 +201,71 @@ class HousingPriceService:
             version = str(self.core.holder.current.version)
         except Exception as exc:  # registry or model store unreachable: keep serving
             return error_response(503, f"reload failed, still serving the current model: {exc}")
-        return json_response({"model_version": version, "swapped": swapped})  # type: ignore[return-value]
+        return json_response({"model_version": version, "swapped": swapped})
 
 
+if SETTINGS.service.cors.enabled:
+    # Outermost, so it covers every route: BentoML's own CORS middleware sits inside the
+    # project's middlewares and never sees the POST routes that JsonRoutes answers.
+    cors = SETTINGS.service.cors
+    HousingPriceService.add_asgi_middleware(
+        CORSMiddleware,
+        allow_origins=cors.allow_origins,
+        allow_methods=cors.allow_methods,
+        allow_headers=cors.allow_headers,
+        max_age=cors.max_age_s,
+    )
 HousingPriceService.add_asgi_middleware(
     RequestGuard,
     max_body_bytes=SETTINGS.service.max_body_bytes,
     tokens={"/feedback": feedback_token(SETTINGS), ADMIN_RELOAD_ROUTE: admin_token()},
 )
-# Innermost of the two: JSON predictions are answered right after the size check (see JsonRoute).
+# What each route takes and answers, for the served document (serving/openapi.py).
+ROUTE_CONTRACTS = {
+    "/predict": RouteContract("post", PredictRequest, statuses=(400, 408, 413, 415, 503)),
+    "/feedback": RouteContract(
+        "post", FeedbackRequest, statuses=(400, 401, 404, 408, 413, 415, 503), protected=True
+    ),
+    ADMIN_RELOAD_ROUTE: RouteContract(
+        "post",
+        ReloadRequest,
+        ok=ReloadResult.model_json_schema(),
+        statuses=(400, 401, 404, 408, 413, 415, 503),
+        protected=True,
+    ),
+    "/model": RouteContract(
+        "get",
+        ok=ModelInfo.model_json_schema(),
+        statuses=(503,),
+        summary="The served champion: version, Bento tag, MLflow run, metrics, feature schema.",
+    ),
+    "/model/card": RouteContract(
+        "get",
+        ok={"type": "object", "description": "the model card (with Accept: application/json)"},
+        statuses=(503,),
+        summary="The served version's model card: an HTML page, or its JSON document when the "
+        "request sends Accept: application/json.",
+    ),
+}
+
+
+def _document() -> dict:
+    document = complete_document(HousingPriceService.openapi_spec.asdict(), ROUTE_CONTRACTS)
+    card = document["paths"]["/model/card"]["get"]["responses"]["200"]["content"]
+    card["text/html"] = {"schema": {"type": "string"}}  # the default answer: the page itself
+    return document
+
+
+HousingPriceService.add_asgi_middleware(ServiceDocument, build=_document)
+# Innermost of the two: every POST route is answered right after the size and token checks.
 HousingPriceService.add_asgi_middleware(
-    JsonRoute,
-    path="/predict",
-    decode=RecordsCheck(SETTINGS, PredictRequest, key="houses").json_body,
-    handler=_predict_json,
+    JsonRoutes,
+    routes={
+        "/predict": JsonEndpoint(
+            RecordsCheck(SETTINGS, PredictRequest, key="houses").json_body, _predict_json
+        ),
+        "/feedback": JsonEndpoint(_feedback_items, _feedback_json),
+        ADMIN_RELOAD_ROUTE: JsonEndpoint(_reload_body, _reload_json, body_optional=True),
+    },
+    body_timeout_s=SETTINGS.service.body_read_timeout_s,
 )

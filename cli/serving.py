@@ -68,12 +68,16 @@ def serve(
     """Serve the champion over HTTP on service.host:service.port (and gRPC on grpc_port)."""
     from housing.registry import RegistryError, get_champion
     from serving.auth import feedback_token
+    from serving.preflight import startup_problems
 
     settings = settings_of(ctx)
     try:
         feedback_token(settings)
     except ConfigError as exc:
         fail(str(exc), exit_codes.BAD_INPUT)
+    problems = startup_problems(settings)
+    if problems:  # before training or exec: nothing starts that would crash-loop
+        fail("cannot serve: " + "; ".join(problems), exit_codes.FAILURE)
     try:
         champion = get_champion(settings)
     except RegistryError as exc:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +21,7 @@ import httpx
 import pandas as pd
 
 from housing.config import ConfigError, Settings, load_config
+from housing.tokens import feedback_token_value, token_sources
 
 # A first start loads the model and warms it up: allow a cold container this long.
 READY_TIMEOUT_S = 180.0
@@ -168,9 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    token = os.environ.get(settings.service.feedback.token_env, "")
+    token = feedback_token_value(settings)
     if not token:
-        print(f"error: set {settings.service.feedback.token_env} (feedback token)", file=sys.stderr)
+        print(f"error: no feedback token: {token_sources(settings)}", file=sys.stderr)
         return 2
     try:
         report = run_smoke(

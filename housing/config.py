@@ -340,6 +340,10 @@ class FeedbackConfig(Section):
         default=False, description="local development only: accept feedback without a token"
     )
     token_env: str = "HOUSING_FEEDBACK_TOKEN"
+    token_file: ProjectPath | None = Field(
+        default=None,
+        description="where the token is read from when token_env is unset (make serve writes it)",
+    )
     plausible_min: PositiveFloat
     plausible_max: PositiveFloat
     max_items_per_request: PositiveInt = 1000
@@ -359,6 +363,25 @@ class ShadowConfig(Section):
     )
 
 
+class CorsConfig(Section):
+    """Cross-origin requests from browsers, applied to every route (off by default)."""
+
+    enabled: bool = False
+    allow_origins: list[str] = Field(
+        default_factory=list,
+        description="origins allowed to call the API, e.g. https://app.example",
+    )
+    allow_methods: list[str] = Field(default_factory=lambda: ["GET", "POST"])
+    allow_headers: list[str] = Field(default_factory=lambda: ["Authorization", "Content-Type"])
+    max_age_s: int = Field(default=600, ge=0, description="how long browsers cache a preflight")
+
+    @model_validator(mode="after")
+    def _origins_when_enabled(self) -> CorsConfig:
+        if self.enabled and not self.allow_origins:
+            raise ValueError("allow_origins must list at least one origin when enabled")
+        return self
+
+
 class ServiceConfig(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
@@ -372,8 +395,14 @@ class ServiceConfig(Section):
     max_records_per_request: PositiveInt = 1000
     max_body_bytes: PositiveInt = 2_000_000
     request_timeout_s: PositiveFloat = 30.0
+    body_read_timeout_s: PositiveFloat = Field(
+        default=10.0,
+        description="a request body not received in full within this is refused (408), so a "
+        "slow or stuck client cannot hold a connection (or a shutdown) indefinitely",
+    )
     model_poll_interval_s: PositiveFloat = 5.0
     access_log: bool = False
+    cors: CorsConfig = Field(default_factory=CorsConfig)
     feedback: FeedbackConfig
     shadow: ShadowConfig = ShadowConfig()
 
@@ -702,8 +731,25 @@ def _format_location(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc) or "<root>"
 
 
-def _format_errors(error: ValidationError, source: Path) -> str:
+def _override_variables(environ: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """Configuration location (lower case) -> the ``HOUSING_*`` variable that set it."""
+    found: dict[tuple[str, ...], str] = {}
+    for name in environ:
+        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
+            continue
+        path = name[len(ENV_PREFIX) :].split(ENV_NESTING)
+        if len(path) >= 2 and all(path):
+            found[tuple(part.lower() for part in path)] = name
+    return found
+
+
+def _format_errors(
+    error: ValidationError, source: Path, overrides: Mapping[tuple[str, ...], str]
+) -> str:
+    """One ``key: reason`` per problem; a value that came from an environment variable is
+    named by the variable (the file is not where the user has to look)."""
     lines = []
+    from_file = False
     for item in error.errors():
         key = _format_location(item["loc"])
         if item["type"] == "extra_forbidden":
@@ -712,8 +758,17 @@ def _format_errors(error: ValidationError, source: Path) -> str:
             reason = "missing key"
         else:
             reason = item["msg"]
-        lines.append(f"{key}: {reason}")
-    return f"invalid configuration {source}: " + "; ".join(lines)
+        location = tuple(str(part).lower() for part in item["loc"])
+        variable = next(
+            (name for path, name in overrides.items() if location[: len(path)] == path), None
+        )
+        if variable is None:
+            from_file = True
+            lines.append(f"{key}: {reason}")
+        else:
+            lines.append(f"{variable} sets {key}: {reason}")
+    where = f"invalid configuration {source}" if from_file else "invalid environment override"
+    return f"{where}: " + "; ".join(lines)
 
 
 def _find_key(mapping: Mapping[str, Any], wanted: str) -> str | None:
@@ -797,4 +852,4 @@ def load_config(
     try:
         return Settings.model_validate(raw, context={"base_dir": source.parent})
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, source)) from None
+        raise ConfigError(_format_errors(exc, source, _override_variables(environ))) from None

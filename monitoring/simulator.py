@@ -10,7 +10,6 @@ variable -- exactly what a production system that learns sale prices later would
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -24,6 +23,7 @@ import pandas as pd
 
 from housing.config import ScenarioConfig, Settings
 from housing.records import frame_to_records
+from housing.tokens import feedback_token_value, token_sources
 
 Progress = Callable[[int, int], None]
 
@@ -147,10 +147,9 @@ def simulate(
     fraction = config.feedback_fraction if feedback_fraction is None else feedback_fraction
     delay = config.feedback_delay_s if feedback_delay_s is None else feedback_delay_s
     seed = config.seed if seed is None else seed
-    token_env = settings.service.feedback.token_env
-    token = os.environ.get(token_env)
+    token = feedback_token_value(settings)
     if fraction > 0 and not token and not settings.service.feedback.allow_unauthenticated:
-        raise SimulationError(f"feedback needs a token: set {token_env}")
+        raise SimulationError(f"feedback needs a token: {token_sources(settings)}")
     base = url or config.url or f"http://{settings.service.host}:{settings.service.port}"
     houses, prices = apply_scenario(held_out_houses(settings), scenario, settings, rows, seed)
     records = frame_to_records(houses, settings.feature_names)

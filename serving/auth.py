@@ -1,7 +1,8 @@
 """Bearer-token checks for feedback (and anything else that changes stored data).
 
-The token comes from the environment variable named by ``service.feedback.token_env`` (never
-from a committed file) and is compared in constant time. A service with feedback enabled and no
+The token comes from the environment variable named by ``service.feedback.token_env``, else
+from ``service.feedback.token_file`` (``housing.tokens``; never a committed file), and is
+compared in constant time. A service with feedback enabled and no
 token refuses to start unless ``allow_unauthenticated`` is set for local development.
 """
 
@@ -12,6 +13,7 @@ import os
 from collections.abc import Mapping
 
 from housing.config import ConfigError, Settings
+from housing.tokens import feedback_token_value, token_sources
 
 _SCHEME = "bearer"
 # Operators' token for POST /admin/reload; unset means the route is disabled.
@@ -22,11 +24,12 @@ def feedback_token(settings: Settings, environ: Mapping[str, str] | None = None)
     """The configured feedback token; raises ConfigError when feedback would be unprotected."""
     environ = os.environ if environ is None else environ
     feedback = settings.service.feedback
-    token = environ.get(feedback.token_env) or None
+    token = feedback_token_value(settings, environ)
     if feedback.enabled and token is None and not feedback.allow_unauthenticated:
         raise ConfigError(
-            f"service.feedback.enabled is true but ${feedback.token_env} is not set: export a "
-            "token, or set service.feedback.allow_unauthenticated: true for local development"
+            f"service.feedback.enabled is true but there is no feedback token: "
+            f"{token_sources(settings)}, or set service.feedback.allow_unauthenticated: true "
+            "for local development"
         )
     return token
 

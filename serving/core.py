@@ -61,6 +61,7 @@ class ServingCore:
         # stored: its transactions fsync every commit (housing.store.database.durable).
         self.feedback = FeedbackDesk(settings, self.database, self.log, self.metrics, token)
         self._verdicts: set[str] = set()
+        self._first_model_loaded = False
         self.watcher = ChampionWatcher(
             self.holder,
             settings.service.model_poll_interval_s,
@@ -99,7 +100,9 @@ class ServingCore:
         model.pricing.predict(records_to_frame([example_record(self.settings)], self.settings))
 
     def _swapped(self, model: LoadedModel) -> None:
-        self.metrics.model_swaps.inc()
+        if self._first_model_loaded:  # the first load of a worker is not a swap
+            self.metrics.model_swaps.inc()
+        self._first_model_loaded = True
         self.metrics.model_version.set(model.version)
 
     def _publish_status(self, status: Any) -> None:

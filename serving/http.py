@@ -8,7 +8,9 @@ about the payload is revealed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -157,55 +159,86 @@ def validation_error_response(error: ValidationError) -> Response:
     )
 
 
-class JsonRoute:
-    """ASGI middleware answering one JSON POST route directly from the shared core.
+@dataclass(frozen=True)
+class JsonEndpoint:
+    """One POST route of :class:`JsonRoutes`: ``decode`` turns the JSON body into the handler's
+    argument and raises ``ValidationError`` for a bad request; ``handler`` answers it.
+    ``body_optional``: the route takes no payload, so an empty request without a content type
+    is the request (``POST /admin/reload`` from curl)."""
 
-    BentoML's generic API machinery (context variables, IO descriptors, per-call signature
-    inspection, serde lookup) cost about 60% of a worker's event-loop time for a one-record
-    prediction (profiled, docs/benchmarks.md). This serves the same route with the same request
-    model, the same limits and the same error shape, and leaves BentoML's outer middleware
-    (metrics, timeout, tracing config) in place. The ``@bentoml.api`` declaration stays the
-    contract: OpenAPI, ``/docs`` and BentoML clients; non-JSON bodies still reach it.
-    ``decode`` turns the body into the handler's argument and raises ``ValidationError`` for a
-    bad request (``serving.schema.RecordsCheck.json_body``: the request model's errors).
+    decode: Callable[[bytes], Any]
+    handler: Callable[[Any], Awaitable[Response]]
+    body_optional: bool = False
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body, or None when the client disconnected first."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def unsupported_media_type(content_type: bytes) -> Response:
+    shown = content_type.decode("latin-1") or "none"
+    return error_response(415, f"unsupported content type {shown!r}: send application/json")
+
+
+class JsonRoutes:
+    """ASGI middleware: the one path of every POST route of the service, whatever the body.
+
+    A POST to a path of ``routes`` never reaches BentoML's API machinery: a JSON body is
+    decoded and validated here and answered by the route's handler from the shared core; any
+    other content type (multipart, form, text, none) is 415 with the service's error body.
+    Before, only JSON ``/predict`` took this path and the rest went to BentoML's form parser,
+    which answered multipart bodies with 500 and form-encoded JSON with a different 400 and a
+    logged traceback (issue 10).
+
+    Why not BentoML's ``@bentoml.api`` for JSON: its generic machinery (context variables, IO
+    descriptors, per-call signature inspection, serde lookup) cost about 60% of a worker's
+    event-loop time for a one-record prediction (profiled, docs/benchmarks.md). The
+    ``@bentoml.api`` declarations in ``service.py`` remain the OpenAPI contract only.
     """
 
     def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        path: str,
-        decode: Callable[[bytes], Any],
-        handler: Callable[[Any], Awaitable[Response]],
+        self, app: ASGIApp, *, routes: dict[str, JsonEndpoint], body_timeout_s: float
     ) -> None:
         self.app = app
-        self.path = path
-        self.decode = decode
-        self.handler = handler
+        self.routes = routes
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+        endpoint = self.routes.get(scope["path"]) if scope["type"] == "http" else None
+        if endpoint is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        content_type = b"application/json"
+        content_type = b""
         for key, value in scope["headers"]:
             if key == b"content-type":
                 content_type = value.split(b";", 1)[0].strip().lower()
-        if content_type != b"application/json":
-            await self.app(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
         try:
-            request = self.decode(b"".join(chunks))
-        except ValidationError as error:
-            response = validation_error_response(error)
+            async with asyncio.timeout(self.body_timeout_s):
+                body = await _read_body(receive)
+        except TimeoutError:
+            await error_response(
+                408, f"request body not received within {self.body_timeout_s:g} s"
+            )(scope, receive, send)
+            return
+        if body is None:
+            return  # the client went away
+        if content_type != b"application/json" and not (
+            endpoint.body_optional and not content_type and not body
+        ):
+            response = unsupported_media_type(content_type)
         else:
-            response = await self.handler(request)
+            try:
+                request = endpoint.decode(body)
+            except ValidationError as error:
+                response = validation_error_response(error)
+            else:
+                response = await endpoint.handler(request)
         await response(scope, receive, send)

@@ -99,7 +99,7 @@ class ServingMetrics:
 def _create(price_low: float, price_high: float, max_batch_size: int) -> ServingMetrics:
     from prometheus_client import Counter, Gauge, Histogram
 
-    return ServingMetrics(
+    metrics = ServingMetrics(
         predictions=Counter(
             f"{PREFIX}_predictions",
             "Predictions answered (records), by model version and protocol",
@@ -150,7 +150,9 @@ def _create(price_low: float, price_high: float, max_batch_size: int) -> Serving
             "Champion version each worker serves",
             multiprocess_mode="liveall",
         ),
-        model_swaps=Counter(f"{PREFIX}_model_swaps", "Hot swaps to a new champion"),
+        model_swaps=Counter(
+            f"{PREFIX}_model_swaps", "Hot swaps to a new champion (not the first load)"
+        ),
         shadow_rows=Counter(
             f"{PREFIX}_shadow_rows",
             "Predictions also scored by the shadow, by shadow version",
@@ -164,17 +166,17 @@ def _create(price_low: float, price_high: float, max_batch_size: int) -> Serving
         monitor_drift_share=Gauge(
             f"{PREFIX}_monitor_drift_share",
             "Share of drifted features in the latest monitor run",
-            multiprocess_mode="livemax",
+            multiprocess_mode="livemostrecent",
         ),
         monitor_live_rmse=Gauge(
             f"{PREFIX}_monitor_live_rmse",
             "RMSE on labelled production rows in the latest monitor run",
-            multiprocess_mode="livemax",
+            multiprocess_mode="livemostrecent",
         ),
         monitor_labelled=Gauge(
             f"{PREFIX}_monitor_labelled_rows",
             "Labelled rows in the latest monitor run",
-            multiprocess_mode="livemax",
+            multiprocess_mode="livemostrecent",
         ),
         monitor_verdict=Gauge(
             f"{PREFIX}_monitor_verdict",
@@ -185,9 +187,21 @@ def _create(price_low: float, price_high: float, max_batch_size: int) -> Serving
         monitor_last_run=Gauge(
             f"{PREFIX}_monitor_last_run_timestamp_seconds",
             "When the latest monitor run finished (Unix time)",
-            multiprocess_mode="livemax",
+            multiprocess_mode="livemostrecent",
         ),
     )
+    # Before the first monitor run there is no figure: NaN, not 0 (a drift share or RMSE of 0
+    # reads as a perfect run). The first published run replaces it: "livemostrecent" reports
+    # the latest value written by any live worker, so a worker that has not polled yet cannot
+    # hide the figure another one already published.
+    for gauge in (
+        metrics.monitor_drift_share,
+        metrics.monitor_live_rmse,
+        metrics.monitor_labelled,
+        metrics.monitor_last_run,
+    ):
+        gauge.set(math.nan)
+    return metrics
 
 
 def serving_metrics(settings: Settings) -> ServingMetrics:

@@ -79,6 +79,29 @@ class FeedbackResult(BaseModel):
     detail: str | None = None
 
 
+class ReloadResult(BaseModel):
+    """``POST /admin/reload``: the version served after the check, and whether it changed."""
+
+    model_version: str
+    swapped: bool
+
+
+class ModelInfo(BaseModel):
+    """``GET /model``: the served champion's facts (``serving.core.ServingCore.model_info``)."""
+
+    model_version: str
+    bento_tag: str | None
+    mlflow_run_id: str | None
+    registered_model: str
+    trained_at: str | None
+    estimator: str | None
+    holdout_metrics: dict[str, Any]
+    cv_metrics: dict[str, Any]
+    interval_coverage: float | None
+    dataset: dict[str, Any]
+    features: dict[str, Any]
+
+
 def records_adapter(record_model: type[BaseModel], max_records: int) -> TypeAdapter[Any]:
     """Validates a whole request's list of records (used by protocols other than HTTP)."""
     return TypeAdapter(

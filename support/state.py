@@ -36,6 +36,7 @@ def state_overrides(state_dir: Path, bentoml_home: Path | None = None) -> dict[s
         "storage__spool_dir": state_dir / "spool",
         "monitoring__reports_dir": state_dir / "reports",
         "monitoring__workspace_dir": state_dir / "evidently",
+        "service__feedback__token_file": state_dir / "feedback-token",
     }
 
 

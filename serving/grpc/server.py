@@ -13,6 +13,7 @@ import asyncio
 import logging
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health as grpc_health
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -64,6 +65,46 @@ class ModelHealthServicer(grpc_health.aio.HealthServicer):
         return await super().Check(request, context)
 
 
+class Undecodable:
+    """What the request deserializer returns for bytes that are not the method's message."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class UndecodableRequests(grpc.aio.ServerInterceptor):
+    """Bytes that do not decode as the method's request message answer INVALID_ARGUMENT.
+
+    gRPC deserializes before any handler runs, and a ``DecodeError`` there used to reach the
+    client as UNKNOWN naming Python's exception. The deserializer of every unary method is
+    wrapped to hand such bytes to the handler as :class:`Undecodable`, refused here."""
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None or handler.request_deserializer is None:
+            return handler
+        decode, inner = handler.request_deserializer, handler.unary_unary
+        method = handler_call_details.method
+
+        def tolerant_decode(data: bytes) -> object:
+            try:
+                return decode(data)
+            except DecodeError as exc:
+                return Undecodable(str(exc))
+
+        async def refuse_undecodable(request, context):
+            if isinstance(request, Undecodable):
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"the request is not a valid message for {method}: {request.reason}",
+                )
+            return await inner(request, context)
+
+        return handler._replace(
+            request_deserializer=tolerant_decode, unary_unary=refuse_undecodable
+        )
+
+
 class GrpcServer:
     """One worker's gRPC server: PricePredictor, health and reflection on the configured port."""
 
@@ -88,7 +129,9 @@ class GrpcServer:
             ("grpc.so_reuseport", 1),
             ("grpc.max_receive_message_length", service.max_body_bytes),
         ]
-        server = grpc.aio.server(interceptors=[MetricsInterceptor()], options=options)
+        server = grpc.aio.server(
+            interceptors=[MetricsInterceptor(), UndecodableRequests()], options=options
+        )
         servicer = PricePredictorServicer(self._backend, feedback_enabled=service.feedback.enabled)
         pb_grpc.add_PricePredictorServicer_to_server(servicer, server)
         health = ModelHealthServicer(self._backend)

@@ -338,3 +338,25 @@ def test_every_worker_listens_on_the_grpc_port(served_champion: RunningService) 
         and connection.laddr.port == served_champion.grpc_port
     }
     assert len(listening) == 2, listening
+
+
+def test_a_thousand_invalid_records_are_invalid_argument_within_the_metadata_limit(
+    grpc_champion: GrpcClient, champion_settings: Settings
+) -> None:
+    count = champion_settings.service.max_records_per_request
+    bad = house_message(GOOD | {"median_income": 1e6}, typed=False)
+    error = refusal(grpc_champion, [bad] * count)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "record 0: field 'median_income'" in error.details()
+    assert f"and {count - 1 - error.details().count('; record')} more violations" in (
+        error.details()
+    )
+    assert len(error.details().encode()) < 16 * 1024
+
+
+def test_undecodable_bytes_are_invalid_argument(grpc_champion: GrpcClient) -> None:
+    raw = grpc_champion.channel.unary_unary(f"/{SERVICE_NAME}/Predict")
+    with pytest.raises(grpc.RpcError) as caught:
+        raw(b"\xff\xff\xff\xff", timeout=CALL_TIMEOUT_S)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not a valid message" in caught.value.details()

@@ -322,3 +322,173 @@ def test_admin_reload_needs_the_admin_token_and_reports_the_served_version(
     )
     assert response.status_code == 200, response.text
     assert response.json() == {"model_version": "1", "swapped": False}
+
+
+def _route_headers(path: str, service: RunningService) -> dict[str, str]:
+    from tests.fixtures.serving import ADMIN_TOKEN
+
+    if path == "/admin/reload":
+        return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    return service.auth if path == "/feedback" else {}
+
+
+POST_ROUTES = ["/predict", "/feedback", "/admin/reload"]
+NOT_JSON = {
+    "multipart-with-boundary": ("multipart/form-data; boundary=xyz", b"--xyz\r\n\r\n--xyz--\r\n"),
+    "multipart-no-boundary": ("multipart/form-data", b'{"houses": []}'),
+    "form": ("application/x-www-form-urlencoded", b'{"houses": [], "items": []}'),
+    "text": ("text/plain", b'{"houses": []}'),
+    "missing": (None, b'{"houses": []}'),
+}
+
+
+@pytest.mark.parametrize("path", POST_ROUTES)
+@pytest.mark.parametrize("kind", list(NOT_JSON))
+def test_every_post_route_refuses_non_json_with_415_and_logs_no_traceback(
+    service: RunningService, path: str, kind: str
+) -> None:
+    content_type, body = NOT_JSON[kind]
+    headers = _route_headers(path, service)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    log_before = service.log_path.read_text(errors="replace")
+    response = service.client.post(path, content=body, headers=headers)
+    assert response.status_code == 415, response.text
+    assert "send application/json" in response.json()["error"]
+    time.sleep(0.2)
+    assert "Traceback" not in service.log_path.read_text(errors="replace")[len(log_before) :]
+
+
+@pytest.mark.parametrize("path", ["/predict", "/feedback"])
+def test_empty_json_bodies_and_unknown_top_level_keys_are_400(
+    service: RunningService, path: str
+) -> None:
+    headers = _route_headers(path, service) | {"Content-Type": "application/json"}
+    key = "houses" if path == "/predict" else "items"
+    for body in (b"", b"{}", b'{"%s": [], "extra": 1}' % key.encode()):
+        response = service.client.post(path, content=body, headers=headers)
+        assert response.status_code == 400, (body, response.text)
+        assert isinstance(response.json()["detail"], list)
+    item = {"prediction_id": "x", "actual_price": 1.0}
+    if path == "/feedback":
+        extra = service.client.post(
+            path, json={"items": [item], "comment": "hi"}, headers=service.auth
+        )
+        assert extra.status_code == 400
+        assert any(d["loc"] == ["comment"] for d in extra.json()["detail"])
+
+
+def test_admin_reload_takes_an_empty_post_or_an_empty_json_object(service: RunningService) -> None:
+    headers = _route_headers("/admin/reload", service)
+    assert service.client.post("/admin/reload", headers=headers).status_code == 200
+    unknown = service.client.post("/admin/reload", json={"force": True}, headers=headers)
+    assert unknown.status_code == 400
+
+
+def test_bentoml_sync_client_predicts_and_sends_feedback(service: RunningService) -> None:
+    import bentoml
+
+    record = california_records(1)[0]
+    with bentoml.SyncHTTPClient(service.url, token=service.token) as client:
+        answers = client.predict(houses=[record])
+        assert answers[0]["price"] > 0
+        results = client.feedback(
+            items=[{"prediction_id": answers[0]["prediction_id"], "actual_price": 250000.0}]
+        )
+    assert results[0]["outcome"] == "accepted"
+
+
+def test_no_swap_and_no_monitor_figure_right_after_start(service: RunningService) -> None:
+    """The first load of each worker is not a swap; before any monitor run the monitor gauges
+    are NaN, not a perfect-looking 0."""
+    import math
+
+    metrics = service.metrics()
+    assert metrics.get("housing_model_swaps_total", 0.0) == 0.0
+    for gauge in ("housing_monitor_drift_share", "housing_monitor_live_rmse"):
+        assert math.isnan(metrics.get(gauge, math.nan)), (gauge, metrics.get(gauge))
+
+
+def _own_service(settings: Settings, folder: Any, **overrides: Any) -> Any:
+    """A one-worker server of the session champion with its own log, for changed settings."""
+    from tests.fixtures.serving import running_service
+
+    return running_service(
+        settings, log_dir=folder, storage__url=f"sqlite:///{folder / 'predictions.db'}",
+        storage__spool_dir=folder / "spool", service__workers=1, **overrides,
+    )  # fmt: skip
+
+
+def test_cors_when_enabled_covers_a_preflight_and_a_cross_origin_predict(
+    champion_settings: Settings, tmp_path: Any
+) -> None:
+    origin = "https://app.example"
+    with _own_service(
+        champion_settings,
+        tmp_path,
+        service__cors__enabled=True,
+        service__cors__allow_origins=f"[{origin}]",
+    ) as cors_service:
+        preflight = cors_service.client.options(
+            "/predict",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
+        assert preflight.status_code == 200, preflight.text
+        assert preflight.headers["access-control-allow-origin"] == origin
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+        record = california_records(1)[0]
+        answer = cors_service.client.post(
+            "/predict", json={"houses": [record]}, headers={"Origin": origin}
+        )
+        assert answer.status_code == 200
+        assert answer.headers["access-control-allow-origin"] == origin
+        refused = cors_service.client.post(
+            "/predict", json={"houses": []}, headers={"Origin": origin}
+        )
+        assert refused.status_code == 400  # errors carry the header too, so browsers read them
+        assert refused.headers["access-control-allow-origin"] == origin
+        stranger = cors_service.client.post(
+            "/predict", json={"houses": [record]}, headers={"Origin": "https://evil.example"}
+        )
+        assert "access-control-allow-origin" not in stranger.headers
+
+
+def test_slow_bodies_get_408_and_sigterm_ends_within_the_body_timeout(
+    champion_settings: Settings, tmp_path: Any
+) -> None:
+    import socket
+
+    timeout_s = 2.0
+    with _own_service(
+        champion_settings, tmp_path, service__body_read_timeout_s=timeout_s
+    ) as slow_service:
+        host, port = slow_service.url.removeprefix("http://").split(":")
+        head = (
+            f"POST /predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            'Content-Length: 1000\r\n\r\n{"houses": ['
+        ).encode()
+
+        def slow_client() -> socket.socket:
+            client = socket.create_connection((host, int(port)))
+            client.sendall(head)  # ... and never the rest
+            return client
+
+        first = slow_client()
+        first.settimeout(timeout_s + 20)
+        started = time.monotonic()
+        answer = first.recv(4096).decode()
+        assert answer.startswith("HTTP/1.1 408"), answer
+        assert "not received within" in answer
+        assert time.monotonic() - started < timeout_s + 10
+        stuck = [slow_client() for _ in range(5)]
+        started = time.monotonic()
+        exit_code = slow_service.terminate()
+        stopped_after = time.monotonic() - started
+        for client in [first, *stuck]:
+            client.close()
+    assert exit_code == 0
+    assert stopped_after < timeout_s + 15, stopped_after

@@ -149,3 +149,19 @@ def test_a_search_range_that_is_empty_or_malformed_is_named() -> None:
         )
     with pytest.raises(ConfigError, match=r"tuning\.space\.max_leaf_nodes: .*whole"):
         load_config(CONFIG, environ={"HOUSING_TUNING__SPACE__MAX_LEAF_NODES__LOW": "15.5"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [("HOUSING_SERVICE__PROT", "3000", "unknown key"),
+     ("HOUSING_SERVICE__PORT", "abc", "valid integer")],
+)  # fmt: skip
+def test_a_bad_environment_override_names_the_variable_not_the_file(
+    variable: str, value: str, reason: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(CONFIG, environ={variable: value})
+    message = str(caught.value)
+    assert message.startswith(f"invalid environment override: {variable} sets service.")
+    assert reason in message
+    assert str(CONFIG) not in message

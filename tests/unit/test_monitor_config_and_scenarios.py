@@ -62,5 +62,5 @@ def test_unknown_scenario_and_missing_token_are_clear(monitor_settings, monkeypa
     with pytest.raises(SimulationError, match=r"unknown scenario 'boom' \(configured: baseline"):
         simulate(monitor_settings, "boom", 10)
     monkeypatch.delenv(monitor_settings.service.feedback.token_env, raising=False)
-    with pytest.raises(SimulationError, match="feedback needs a token: set HOUSING_FEEDBACK_TOKEN"):
+    with pytest.raises(SimulationError, match=r"feedback needs a token: set \$HOUSING_FEEDBACK"):
         simulate(monitor_settings, "baseline", 10, feedback_fraction=0.5)
