@@ -68,6 +68,24 @@ class Grouping:
 
 
 @dataclass(frozen=True)
+class MarketCorrection:
+    """A learned log-price offset for where the market moved since the base model was fitted.
+
+    ``model`` (a regressor on ``columns`` of the raw records, e.g. the coordinates) predicts
+    ``log(actual / base price)`` from recent labelled production rows; the served price is
+    ``base price * exp(offset)``. Written by ``housing retrain`` with ``retrain.method:
+    correction`` (training/correction.py).
+    """
+
+    model: Any
+    columns: tuple[str, ...]
+
+    def log_offset(self, frame: pd.DataFrame) -> np.ndarray:
+        rows = frame[list(self.columns)].apply(pd.to_numeric, errors="coerce")
+        return np.asarray(self.model.predict(rows.to_numpy(dtype=float)), dtype=float)
+
+
+@dataclass(frozen=True)
 class PricingModel:
     """A raw-record-in, price-and-interval-out model.
 
@@ -77,6 +95,7 @@ class PricingModel:
     last step) and predicts the absolute log error; ``error_floor`` keeps its output positive.
     ``mondrian`` with ``group_halfwidths`` calibrates each group separately; a group not in the
     table (too few calibration rows, or unseen) uses the pooled ``log_halfwidth``.
+    ``correction`` (optional) moves the base price where recent labels say the market moved.
     """
 
     pipeline: Any
@@ -88,6 +107,7 @@ class PricingModel:
     error_floor: float = 0.0
     mondrian: Grouping | None = None
     group_halfwidths: dict[str, float] = field(default_factory=dict)
+    correction: MarketCorrection | None = None
 
     def predict(self, frame: pd.DataFrame) -> PriceEstimates:
         rows = frame[list(self.feature_names)]
@@ -99,6 +119,9 @@ class PricingModel:
             design = self.pipeline[:-1].transform(rows)
             price = np.asarray(self.pipeline[-1].predict(design), dtype=float)
             scale = np.maximum(np.asarray(error_model.predict(design), float), self.error_floor)
+        correction = getattr(self, "correction", None)  # models pickled before corrections
+        if correction is not None:
+            price = price * np.exp(correction.log_offset(frame))
         price = np.maximum(price, _MIN_PRICE)
         factor = np.exp(self.halfwidths(frame) * scale)
         return PriceEstimates(price=price, low=price / factor, high=price * factor)

@@ -43,7 +43,7 @@ def test_poisoned_labels_are_never_promoted(training_settings, holdout_houses, t
         poisoned = rng.random(HOUSES) < POISONED_SHARE
         labels[poisoned] = rng.uniform(low, high, poisoned.sum())
         log_houses(settings, houses, labelled_share=1.0, labels=labels)
-        outcome = retrain(settings, reason=f"poisoned seed {seed}", build=False)
+        outcome = retrain(settings, reason=f"poisoned seed {seed}")
         decisions.append(outcome.describe())
         assert outcome.version is not None, outcome.describe()  # a challenger was trained
         assert outcome.quarantined_rows > 0
