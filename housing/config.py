@@ -528,6 +528,13 @@ class RetrainConfig(Section):
         description="level of the paired-bootstrap interval of the recent-slice RMSE "
         "difference; the challenger is promoted only when the interval excludes zero",
     )
+    min_gain: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="the interval's lower bound must exceed this share of the champion's recent "
+        "RMSE: a win too small to be worth a new version is not promoted",
+    )
     bootstrap_resamples: PositiveInt = Field(
         default=2000, description="resamples of the paired bootstrap (seeded with split.seed)"
     )

@@ -75,14 +75,24 @@ class MarketCorrection:
     ``log(actual / base price)`` from recent labelled production rows; the served price is
     ``base price * exp(offset)``. Written by ``housing retrain`` with ``retrain.method:
     correction`` (training/correction.py).
+
+    ``low``/``high`` bound the values the correction was fitted on, per column: a tree would
+    carry the nearest leaf's offset to places no recent label came from (Bay Area labels would
+    move Los Angeles), so outside that box the offset is 0.
     """
 
     model: Any
     columns: tuple[str, ...]
+    low: tuple[float, ...] = ()
+    high: tuple[float, ...] = ()
 
     def log_offset(self, frame: pd.DataFrame) -> np.ndarray:
-        rows = frame[list(self.columns)].apply(pd.to_numeric, errors="coerce")
-        return np.asarray(self.model.predict(rows.to_numpy(dtype=float)), dtype=float)
+        rows = frame[list(self.columns)].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+        offset = np.asarray(self.model.predict(rows), dtype=float)
+        if self.low:
+            inside = np.all((rows >= np.asarray(self.low)) & (rows <= np.asarray(self.high)), 1)
+            offset = np.where(inside, offset, 0.0)
+        return offset
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ moved the houses it trained on by 12-14% but new houses in the region by 2.9%, a
 weight of 10 changed nothing -- 16,512 base rows outvote 1,400 production rows, and the
 neighbour-price features still read the old prices. A small gradient-boosting model of the
 champion's log residual on the coordinates, fitted on the production rows, moves a whole region
-at once (docs/training.md has the figures).
+at once (docs/monitoring.md, "Retraining", has the figures).
 
 The intervals are recalibrated on the same rows: the conformal quantile of the *out-of-fold*
 corrected residuals (each row's correction fitted without it), scaled by the champion's own
@@ -39,9 +39,16 @@ class CorrectedModel:
 
 def _fit(settings: Settings, rows: pd.DataFrame, residuals: np.ndarray) -> MarketCorrection:
     columns = tuple(settings.retrain.correction.features)
+    values = rows[list(columns)].apply(pd.to_numeric, errors="coerce").to_numpy(float)
     model = HistGradientBoostingRegressor(**settings.retrain.correction.params)
-    model.fit(rows[list(columns)].apply(pd.to_numeric, errors="coerce").to_numpy(float), residuals)
-    return MarketCorrection(model=model, columns=columns)
+    model.fit(values, residuals)
+    low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+    return MarketCorrection(
+        model=model,
+        columns=columns,
+        low=tuple(float(v) for v in low),
+        high=tuple(float(v) for v in high),
+    )
 
 
 def correct(settings: Settings, base: PricingModel, rows: pd.DataFrame) -> CorrectedModel:
@@ -120,6 +127,8 @@ def corrected_challenger(
     corrected = correct(settings, champion, older)
     offsets = corrected.pricing.correction.log_offset(holdout)  # type: ignore[union-attr]
     unmoved = np.abs(offsets) <= settings.retrain.correction.moved_margin
+    if not unmoved.any():  # nothing left to compare on: judge on every house (conservative)
+        unmoved[:] = True
     kept = holdout[unmoved]
     scores = evaluate(corrected.pricing, kept, settings.dataset.target)
     metrics = {f"holdout_{k}": v for k, v in scores.items()}

@@ -330,14 +330,16 @@ def _gate(
     scores: dict[str, float], rules: RetrainConfig, champion_version: int
 ) -> tuple[bool, str]:
     tolerance = rules.holdout_tolerance
-    recent_better = scores["recent_rmse_gain_low"] > 0
+    needed = rules.min_gain * scores["champion_recent_rmse"]
+    recent_better = scores["recent_rmse_gain_low"] > needed
     holdout_change = scores["challenger_holdout_rmse"] / scores["champion_holdout_rmse"] - 1
     holdout_ok = holdout_change <= tolerance
     text = (
         f"recent RMSE {scores['challenger_recent_rmse']:,.0f} vs champion "
         f"v{champion_version} {scores['champion_recent_rmse']:,.0f} (gain "
         f"{scores['recent_rmse_gain_low']:,.0f}..{scores['recent_rmse_gain_high']:,.0f} at "
-        f"{rules.confidence:.0%}); holdout RMSE {scores['challenger_holdout_rmse']:,.0f} vs "
+        f"{rules.confidence:.0%}, needed above {needed:,.0f}); holdout RMSE "
+        f"{scores['challenger_holdout_rmse']:,.0f} vs "
         f"{scores['champion_holdout_rmse']:,.0f} ({holdout_change:+.1%}, tolerance "
         f"{tolerance:.0%})"
     )

@@ -54,10 +54,11 @@ def test_retrain_follows_a_regional_price_shift(training_settings, tmp_path) -> 
     assert outcome.promoted, outcome.describe()
     new = registry.get_champion(settings)
     after = evaluate(bundle.load_model(settings, new).pricing, unseen, target)
+    change = after["rmse"] / before["rmse"] - 1
     print(  # shown with -s
         f"\n{outcome.describe()}\nunseen shifted houses ({len(unseen)}): RMSE "
-        f"{before['rmse']:,.0f} -> {after['rmse']:,.0f} ({after['rmse'] / before['rmse'] - 1:+.1%}),"
-        f" coverage {before['coverage']:.3f} -> {after['coverage']:.3f}"
+        f"{before['rmse']:,.0f} -> {after['rmse']:,.0f} ({change:+.1%}), "
+        f"coverage {before['coverage']:.3f} -> {after['coverage']:.3f}"
     )
     assert after["rmse"] <= 0.8 * before["rmse"]
     assert after["coverage"] >= 0.85
