@@ -568,7 +568,34 @@ class SimulatorConfig(Section):
     scenarios: dict[str, ScenarioConfig] = {"baseline": ScenarioConfig()}
 
 
+class CorrectionConfig(Section):
+    """The recent-market correction a ``correction`` retrain adds on top of the champion."""
+
+    features: list[str] = Field(
+        default=[],
+        description="numeric features the log-price correction is learned from (e.g. the "
+        "coordinates, for a regional market move)",
+    )
+    params: dict[str, Any] = Field(
+        default={},
+        description="HistGradientBoostingRegressor params of the correction (few shallow, "
+        "strongly regularised rounds: the correction is shrunk toward no change)",
+    )
+    moved_margin: Fraction = Field(
+        default=0.05,
+        description="holdout houses whose price the correction moves by more than this (log) "
+        "are left out of the holdout comparison: recent labels say their market moved",
+    )
+
+
 class RetrainConfig(Section):
+    method: Literal["refit", "correction"] = Field(
+        default="refit",
+        description="refit: train a new model on base + production rows; correction: keep the "
+        "champion and learn a log-price correction from the production rows, with intervals "
+        "recalibrated on them",
+    )
+    correction: CorrectionConfig = CorrectionConfig()
     feedback_window_days: PositiveFloat = 30.0
     feedback_weight: PositiveFloat = Field(
         default=2.0, description="sample weight of a production row relative to a base row"
@@ -593,6 +620,13 @@ class RetrainConfig(Section):
         default=0.95,
         description="level of the paired-bootstrap interval of the recent-slice RMSE "
         "difference; the challenger is promoted only when the interval excludes zero",
+    )
+    min_gain: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="the interval's lower bound must exceed this share of the champion's recent "
+        "RMSE: a win too small to be worth a new version is not promoted",
     )
     bootstrap_resamples: PositiveInt = Field(
         default=2000, description="resamples of the paired bootstrap (seeded with split.seed)"
@@ -693,6 +727,13 @@ class Settings(Section):
             for column in (section.longitude, section.latitude) if section else ():
                 if column not in features or features[column].type == "category":
                     raise ValueError(f"{key} uses unknown numeric feature '{column}'")
+        for column in self.retrain.correction.features:
+            if column not in features or features[column].type == "category":
+                raise ValueError(
+                    f"retrain.correction.features: '{column}' is not a numeric feature"
+                )
+        if self.retrain.method == "correction" and not self.retrain.correction.features:
+            raise ValueError("retrain.method 'correction' needs retrain.correction.features")
         return self
 
     @model_validator(mode="after")

@@ -68,6 +68,34 @@ class Grouping:
 
 
 @dataclass(frozen=True)
+class MarketCorrection:
+    """A learned log-price offset for where the market moved since the base model was fitted.
+
+    ``model`` (a regressor on ``columns`` of the raw records, e.g. the coordinates) predicts
+    ``log(actual / base price)`` from recent labelled production rows; the served price is
+    ``base price * exp(offset)``. Written by ``housing retrain`` with ``retrain.method:
+    correction`` (training/correction.py).
+
+    ``low``/``high`` bound the values the correction was fitted on, per column: a tree would
+    carry the nearest leaf's offset to places no recent label came from (Bay Area labels would
+    move Los Angeles), so outside that box the offset is 0.
+    """
+
+    model: Any
+    columns: tuple[str, ...]
+    low: tuple[float, ...] = ()
+    high: tuple[float, ...] = ()
+
+    def log_offset(self, frame: pd.DataFrame) -> np.ndarray:
+        rows = frame[list(self.columns)].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+        offset = np.asarray(self.model.predict(rows), dtype=float)
+        if self.low:
+            inside = np.all((rows >= np.asarray(self.low)) & (rows <= np.asarray(self.high)), 1)
+            offset = np.where(inside, offset, 0.0)
+        return offset
+
+
+@dataclass(frozen=True)
 class PricingModel:
     """A raw-record-in, price-and-interval-out model.
 
@@ -77,6 +105,7 @@ class PricingModel:
     last step) and predicts the absolute log error; ``error_floor`` keeps its output positive.
     ``mondrian`` with ``group_halfwidths`` calibrates each group separately; a group not in the
     table (too few calibration rows, or unseen) uses the pooled ``log_halfwidth``.
+    ``correction`` (optional) moves the base price where recent labels say the market moved.
     """
 
     pipeline: Any
@@ -88,6 +117,7 @@ class PricingModel:
     error_floor: float = 0.0
     mondrian: Grouping | None = None
     group_halfwidths: dict[str, float] = field(default_factory=dict)
+    correction: MarketCorrection | None = None
 
     def predict(self, frame: pd.DataFrame) -> PriceEstimates:
         rows = frame[list(self.feature_names)]
@@ -99,6 +129,9 @@ class PricingModel:
             design = self.pipeline[:-1].transform(rows)
             price = np.asarray(self.pipeline[-1].predict(design), dtype=float)
             scale = np.maximum(np.asarray(error_model.predict(design), float), self.error_floor)
+        correction = getattr(self, "correction", None)  # models pickled before corrections
+        if correction is not None:
+            price = price * np.exp(correction.log_offset(frame))
         price = np.maximum(price, _MIN_PRICE)
         factor = np.exp(self.halfwidths(frame) * scale)
         return PriceEstimates(price=price, low=price / factor, high=price * factor)

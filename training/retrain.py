@@ -36,6 +36,7 @@ from housing.pricing import PricingModel
 from housing.records import records_to_frame
 from housing.store.tables import feedback, predictions
 from housing.validation import DataValidationError, split_valid, summarize
+from training.correction import corrected_challenger
 from training.data import load_training_data
 from training.pipeline import evaluate, split_holdout
 from training.publish import publish
@@ -194,14 +195,35 @@ def retrain(settings: Settings, *, reason: str, progress: Progress | None = None
             f"{seen} holdout rows left out of the comparison: the same houses are among the "
             "production rows the challenger trains on"
         )
-    columns = [*settings.feature_names, target]
-    train = pd.concat([base_train[columns], older[columns]], ignore_index=True)
-    weights = np.concatenate([np.ones(len(base_train)), np.full(len(older), rules.feedback_weight)])
-    outcome.training_rows, outcome.recent_rows = len(train), len(recent)
-    step(f"training a challenger on {len(base_train)} base + {len(older)} production rows")
-    trained = train_model(
-        settings, train, holdout, data_sha256=data.sha256, sample_weight=weights, on_step=step
-    )
+    outcome.recent_rows = len(recent)
+    if rules.method == "correction":
+        step(f"fitting a market correction of the champion on {len(older)} production rows")
+        outcome.training_rows = len(older)
+        trained, holdout, moved = corrected_challenger(
+            settings,
+            champion_model.pricing,
+            champion_model.info,
+            older=older,
+            recent=recent,
+            holdout=holdout,
+            data_sha256=data.sha256,
+        )
+        if moved:
+            outcome.notes.append(
+                f"{moved} holdout rows left out of the comparison: the correction moves their "
+                f"price by more than {rules.correction.moved_margin:.0%} (their market moved)"
+            )
+    else:
+        columns = [*settings.feature_names, target]
+        train = pd.concat([base_train[columns], older[columns]], ignore_index=True)
+        weights = np.concatenate(
+            [np.ones(len(base_train)), np.full(len(older), rules.feedback_weight)]
+        )
+        outcome.training_rows = len(train)
+        step(f"training a challenger on {len(base_train)} base + {len(older)} production rows")
+        trained = train_model(
+            settings, train, holdout, data_sha256=data.sha256, sample_weight=weights, on_step=step
+        )
     step("scoring challenger and champion on the holdout and the recent rows")
     gain = paired_bootstrap(
         recent[target].to_numpy(dtype=float),
@@ -230,6 +252,7 @@ def retrain(settings: Settings, *, reason: str, progress: Progress | None = None
         "recent_rows": str(len(recent)),
         "invalid_production_rows": str(outcome.invalid_rows),
         "quarantined_labels": str(outcome.quarantined_rows),
+        "retrain_method": rules.method,
         "feedback_weight": str(rules.feedback_weight),
         "promotion_decision": "promoted" if promote else "challenger",
         "promotion_reason": outcome.decision[:5000],
@@ -314,14 +337,16 @@ def _gate(
     scores: dict[str, float], rules: RetrainConfig, champion_version: int
 ) -> tuple[bool, str]:
     tolerance = rules.holdout_tolerance
-    recent_better = scores["recent_rmse_gain_low"] > 0
+    needed = rules.min_gain * scores["champion_recent_rmse"]
+    recent_better = scores["recent_rmse_gain_low"] > needed
     holdout_change = scores["challenger_holdout_rmse"] / scores["champion_holdout_rmse"] - 1
     holdout_ok = holdout_change <= tolerance
     text = (
         f"recent RMSE {scores['challenger_recent_rmse']:,.0f} vs champion "
         f"v{champion_version} {scores['champion_recent_rmse']:,.0f} (gain "
         f"{scores['recent_rmse_gain_low']:,.0f}..{scores['recent_rmse_gain_high']:,.0f} at "
-        f"{rules.confidence:.0%}); holdout RMSE {scores['challenger_holdout_rmse']:,.0f} vs "
+        f"{rules.confidence:.0%}, needed above {needed:,.0f}); holdout RMSE "
+        f"{scores['challenger_holdout_rmse']:,.0f} vs "
         f"{scores['champion_holdout_rmse']:,.0f} ({holdout_change:+.1%}, tolerance "
         f"{tolerance:.0%})"
     )

@@ -65,4 +65,6 @@ def test_new_market_feedback_is_learned_and_promoted(champion, holdout_houses) -
     run = registry.client(champion).get_run(current.run_id)
     assert run.data.tags["trigger"] == "monitor abc: live RMSE too high"
     assert run.data.tags["invalid_production_rows"] == "10"
-    assert run.data.params["sample_weighted"] == "True"
+    # The configured method: the champion plus a correction learned from the production rows.
+    assert run.data.params["retrain_method"] == "correction"
+    assert run.data.params["correction_rows"] == str(outcome.training_rows)
