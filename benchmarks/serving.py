@@ -24,6 +24,7 @@ in ``docs/benchmarks.md``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -145,12 +146,30 @@ def base_environ(state: Path, config: Path) -> dict[str, str]:
     )
 
 
+def model_code_digest() -> str:
+    """sha256 of the code that pickles into a model (the core and the training package)."""
+    digest = hashlib.sha256()
+    for path in sorted([*ROOT.glob("housing/**/*.py"), *ROOT.glob("training/**/*.py")]):
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def benchmark_environ(config: Path) -> dict[str, str]:
-    """The environment of the benchmark's state, with a champion trained into it if needed."""
+    """The environment of the benchmark's state, with a champion trained into it if needed.
+
+    The state is kept between runs, but a model pickled by other code may no longer predict
+    (seen: a feature class that gained an attribute), so a change of that code starts afresh.
+    """
     state = RESULTS / "state"
+    stamp = RESULTS / "state.code-sha256"
+    digest = model_code_digest()
+    if state.exists() and (not stamp.exists() or stamp.read_text().strip() != digest):
+        print("the model code changed since the benchmark model was trained: retraining")
+        shutil.rmtree(state)
     state.mkdir(parents=True, exist_ok=True)
     environ = base_environ(state, config)
     ensure_champion(environ)
+    stamp.write_text(digest + "\n")
     return environ
 
 
