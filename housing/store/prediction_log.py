@@ -106,6 +106,7 @@ class PredictionLogWriter:
         self._next_attempt = 0.0
         self._next_orphan_scan = 0.0
         self._next_health_check = 0.0
+        self._next_trial = 0.0
         self._unavailable: str | None = None
         self._dropped_unreported = 0
         self._dropped_total = 0
@@ -153,11 +154,11 @@ class PredictionLogWriter:
         """
         if not rows:
             return
-        if self._unavailable is not None:
+        now = time.time()
+        if self._unavailable is not None and not self._trial_due():
             self._unlogged(rows)
             return
-        now = time.time()
-        if not self._journaled:
+        if not self._journaled:  # memory only: _move_queue decides when the spool recovers
             self._queue(rows, now)
             return
         data = encode_batch(rows)
@@ -168,11 +169,13 @@ class PredictionLogWriter:
                 journal_error: OSError = exc
             else:
                 self._queue(rows, now)
+                self._recovered()
                 return
         self._observer.write_failed("journal", error_kind(journal_error))
         # The journal refused (full disk, say): the database is the only durable place left.
         store_error = self._insert(list(rows))
         if store_error is None:
+            self._recovered()
             return
         self._become_unavailable(
             f"journal: {_short(journal_error)}; database: {_short(store_error)}"
@@ -212,6 +215,25 @@ class PredictionLogWriter:
 
     # ------------------------------------------------------------------ unavailable
 
+    def _trial_due(self) -> bool:
+        """While unavailable, let one real batch per retry interval try the journal and store.
+
+        Only real rows prove that the store has room again: a probe's one-page write can fit in
+        SQLite's existing WAL on a full disk and would flip readiness back too early (measured:
+        ready again within one retry interval, every time, while real batches kept failing).
+        """
+        now = time.monotonic()
+        with self._lock:
+            if now < self._next_trial:
+                return False
+            self._next_trial = now + self._storage.retry_interval_s
+            return True
+
+    def _recovered(self) -> None:
+        if self._unavailable is not None:
+            logger.warning("prediction log: rows can be stored again; accepting predictions")
+            self._unavailable = None
+
     def _become_unavailable(self, reason: str) -> None:
         if self._unavailable is None:
             logger.error(
@@ -223,6 +245,8 @@ class PredictionLogWriter:
                 else "predictions are answered but not logged",
             )
         self._unavailable = reason
+        with self._lock:
+            self._next_trial = time.monotonic() + self._storage.retry_interval_s
 
     def _unlogged(self, rows: Sequence[dict[str, Any]]) -> None:
         if self._refuse:
@@ -257,7 +281,7 @@ class PredictionLogWriter:
         """Probe the journal's disk, and the database when the disk fails (every retry interval).
 
         Runs in every worker, busy or idle, so a full disk turns readiness false everywhere,
-        and back once the journal or the database can take rows again.
+        and back once the journal can take rows again (or a trial batch reached the database).
         """
         try:
             self._journal.probe()
@@ -266,14 +290,16 @@ class PredictionLogWriter:
             journal_error: OSError | None = exc
         else:
             journal_error = None
-        store_error = None if journal_error is None else self._probe_store()
-        if journal_error is not None and store_error is not None:
+        if journal_error is None:
+            self._recovered()
+            return
+        # The journal's disk is full. A failed store probe turns even an idle worker unready;
+        # a probe that passes does not make a refusing worker ready again (see _trial_due).
+        store_error = self._probe_store()
+        if store_error is not None:
             self._become_unavailable(
                 f"journal: {_short(journal_error)}; database: {_short(store_error)}"
             )
-        elif self._unavailable is not None:
-            logger.warning("prediction log: rows can be stored again; accepting predictions")
-            self._unavailable = None
 
     def _probe_store(self) -> BaseException | None:
         """A real write (it dirties a page, so a full disk fails it), without changing data."""

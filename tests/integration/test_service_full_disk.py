@@ -95,13 +95,6 @@ def service_on_small_disk(
             yield service, url, state
 
 
-@pytest.mark.xfail(
-    reason="known issue, open in issue 11: on the merged main the readiness check flips back to "
-    "ready between refusals (the store probe's small write fits in SQLite's existing WAL on the "
-    "full disk), so /readyz was not seen false within 60 s in 2 of 2 runs; the 503 is asserted "
-    "before that point, the zero-loss check after it does not run while this fails",
-    strict=False,
-)
 def test_full_disk_under_refuse_answers_503_and_loses_nothing(
     champion_settings: Settings, tmp_path: Path
 ) -> None:
