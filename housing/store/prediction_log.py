@@ -16,8 +16,9 @@ Nothing answered is lost:
 * SIGTERM: ``close()`` (the service's shutdown hook) drains the queue first;
 * the journal cannot be written (full disk): the batch goes straight to the database; when
   that fails too, ``storage.on_log_unavailable`` decides: ``refuse`` raises
-  :class:`PredictionLogUnavailable` (the batch is answered 503, readiness turns false until a
-  probe write succeeds), ``serve`` answers anyway and counts and reports every unlogged row.
+  :class:`PredictionLogUnavailable` (the batch is answered 503, readiness turns false until the
+  journal or a trial batch can store rows again), ``serve`` answers anyway and counts and
+  reports every unlogged row.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from housing.config import StorageConfig
-from housing.store.database import LogDatabase, error_kind, insert_ignoring_conflicts
+from housing.store.database import BulkInsert, LogDatabase, error_kind
 from housing.store.journal import Journal, Segment, decode_segment, encode_batch
 from housing.store.tables import predictions, schema_info
 
@@ -107,6 +108,7 @@ class PredictionLogWriter:
         self._next_orphan_scan = 0.0
         self._next_health_check = 0.0
         self._next_trial = 0.0
+        self._bulk: tuple[Engine, BulkInsert] | None = None
         self._unavailable: str | None = None
         self._dropped_unreported = 0
         self._dropped_total = 0
@@ -414,8 +416,10 @@ class PredictionLogWriter:
         started = time.perf_counter()
         try:
             engine = self._database.ready()
+            if self._bulk is None or self._bulk[0] is not engine:  # a new engine: path replaced
+                self._bulk = (engine, BulkInsert(engine, predictions))
             with engine.begin() as connection:
-                connection.execute(insert_ignoring_conflicts(engine, predictions), rows)
+                self._bulk[1](connection, rows)
         except (SQLAlchemyError, OSError) as exc:
             self._next_attempt = time.monotonic() + self._storage.retry_interval_s
             logger.warning("prediction log: database unavailable, rows stay journaled (%s)", exc)
