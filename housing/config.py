@@ -66,6 +66,7 @@ DatabaseUrl = Annotated[str, Field(min_length=1), AfterValidator(_resolve_sqlite
 Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
 
 
 class Section(BaseModel):
@@ -391,6 +392,11 @@ class ServiceConfig(Section):
         default=1, description="OpenMP/BLAS threads per worker; workers x threads <= cores"
     )
     max_batch_size: PositiveInt = 1000
+    small_batch_rows: NonNegativeInt = Field(
+        default=32,
+        description="model batches up to this many rows are scored by treelite's GTIL in one "
+        "native call instead of scikit-learn's one call per tree (0: always scikit-learn)",
+    )
     max_latency_ms: PositiveInt = 500
     max_records_per_request: PositiveInt = 1000
     max_body_bytes: PositiveInt = 2_000_000

@@ -20,11 +20,13 @@ magnitude): ``[price * exp(-h), price * exp(h)]`` with a per-house log half-widt
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from housing.trees import SmallBatchTrees
 
 # A price is never allowed to reach zero before taking logs.
 _MIN_PRICE = 1e-6
@@ -119,16 +121,42 @@ class PricingModel:
     group_halfwidths: dict[str, float] = field(default_factory=dict)
     correction: MarketCorrection | None = None
 
+    # Set by :meth:`with_small_batch_trees` on a loaded model, dropped when pickled.
+    small_batches: tuple[SmallBatchTrees, ...] = field(default=(), compare=False, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("small_batches", None)
+        return state
+
+    def with_small_batch_trees(self, max_rows: int, threads: int) -> PricingModel:
+        """This model with small batches scored by one native call (see ``housing.trees``)."""
+        estimators = [_regressor(self.pipeline[-1]), getattr(self, "error_model", None)]
+        accelerated = (SmallBatchTrees.of(e, max_rows, threads) for e in estimators)
+        return replace(self, small_batches=tuple(a for a in accelerated if a is not None))
+
+    def _score(self, estimator: Any, design: np.ndarray) -> np.ndarray:
+        for trees in getattr(self, "small_batches", ()):
+            if trees.serves(estimator, len(design)):
+                return trees.predict(design)
+        return np.asarray(estimator.predict(design), dtype=float)
+
+    def _price(self, design: np.ndarray) -> np.ndarray:
+        final = self.pipeline[-1]
+        if not hasattr(final, "transformer_"):  # no log target: the regressor itself
+            return self._score(final, design)
+        raw = self._score(final.regressor_, design)  # what TransformedTargetRegressor does
+        return np.asarray(final.transformer_.inverse_transform(raw.reshape(-1, 1)), float)[:, 0]
+
     def predict(self, frame: pd.DataFrame) -> PriceEstimates:
         rows = frame[list(self.feature_names)]
+        design = self.pipeline[:-1].transform(rows)
+        price = self._price(design)
         error_model = getattr(self, "error_model", None)  # models pickled before intervals v2
         if error_model is None:
-            price = np.asarray(self.pipeline.predict(rows), dtype=float)
             scale = np.ones(len(rows))
         else:
-            design = self.pipeline[:-1].transform(rows)
-            price = np.asarray(self.pipeline[-1].predict(design), dtype=float)
-            scale = np.maximum(np.asarray(error_model.predict(design), float), self.error_floor)
+            scale = np.maximum(self._score(error_model, design), self.error_floor)
         correction = getattr(self, "correction", None)  # models pickled before corrections
         if correction is not None:
             price = price * np.exp(correction.log_offset(frame))
@@ -167,3 +195,8 @@ def log_residuals(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     actual = np.maximum(np.asarray(actual, dtype=float), _MIN_PRICE)
     predicted = np.maximum(np.asarray(predicted, dtype=float), _MIN_PRICE)
     return np.log(actual) - np.log(predicted)
+
+
+def _regressor(final: Any) -> Any:
+    """The tree model inside the pipeline's last step (unwrapping the log-target wrapper)."""
+    return getattr(final, "regressor_", final)

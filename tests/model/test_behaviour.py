@@ -96,3 +96,28 @@ def test_a_bay_area_block_costs_more_than_an_inland_one(pricing: PricingModel) -
     bay_area, inland = estimates.price
     assert bay_area > 1.5 * inland
     assert np.all(estimates.low < estimates.price) and np.all(estimates.price < estimates.high)
+
+
+def test_small_batches_price_the_same_through_either_tree_engine(
+    pricing: PricingModel, holdout: pd.DataFrame
+) -> None:
+    """Small model batches are scored by treelite's GTIL (one native call for all trees), large
+    ones by scikit-learn: a house gets the same price and interval whichever batch it is in."""
+    assert len(pricing.small_batches) == 2, "the price and the error model are both accelerated"
+    plain = pricing.with_small_batch_trees(0, 1)
+    assert plain.small_batches == ()
+    for size in (1, 7, pricing.small_batches[0].max_rows):
+        rows = holdout.head(size)
+        fast, slow = pricing.predict(rows), plain.predict(rows)
+        for name in ("price", "low", "high"):
+            np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=1e-9)
+    alone = pricing.predict(holdout.head(1)).price[0]
+    in_bulk = pricing.predict(holdout.head(500)).price[0]  # 500 rows: scikit-learn
+    assert alone == pytest.approx(in_bulk, rel=1e-9)
+
+
+def test_a_loaded_model_pickles_without_its_tree_engine(pricing: PricingModel) -> None:
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(pricing))
+    assert copy.small_batches == ()
