@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -89,8 +89,13 @@ class PredictionLogWriter:
         database: LogDatabase | None = None,
         observer: LogObserver | None = None,
         name: str = "predictions",
+        table: Table = predictions,
     ) -> None:
+        """``name`` names the journal files, ``table`` receives the rows (keyed by its primary
+        key, so a replayed segment never duplicates a row): the predictions, or the refusals
+        of :mod:`housing.store.refusals`, which take the same path."""
         self._storage = storage
+        self._table = table
         self._database = database or LogDatabase(storage)
         self._observer: LogObserver = observer or _NoObserver()
         self._journal = Journal(Path(storage.spool_dir), name, fsync=storage.journal_fsync)
@@ -389,7 +394,7 @@ class PredictionLogWriter:
         try:
             engine = self._database.ready()
             with engine.begin() as connection:
-                connection.execute(insert_ignoring_conflicts(engine, predictions), rows)
+                connection.execute(insert_ignoring_conflicts(engine, self._table), rows)
         except (SQLAlchemyError, OSError) as exc:
             self._next_attempt = time.monotonic() + self._storage.retry_interval_s
             logger.warning("prediction log: database unavailable, rows stay journaled (%s)", exc)
