@@ -182,8 +182,7 @@ def run_monitor(
     snapshot = analysis.snapshot if analysis else None
     report_path, summary_path = write_run(settings.monitoring.reports_dir, summary, snapshot)
     step("publishing to MLflow and the Evidently workspace")
-    if snapshot is not None:
-        add_to_workspace(settings, snapshot, name=summary.title)
+    add_to_workspace(settings, snapshot, summary)
     mlflow_run = log_to_mlflow(settings, summary, report_path.parent)
     record_run(engine, summary)
     if version is not None:
