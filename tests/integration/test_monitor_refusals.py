@@ -79,6 +79,10 @@ def test_refused_share_is_a_reason_and_clean_traffic_gives_none(settings) -> Non
     refusals = summary.refusals
     assert refusals is not None and refusals.logged == logged_records
     assert refusals.refused == refused_records
+    print(  # the figures docs/monitoring.md quotes (pytest -s)
+        f"unit bug: {refusals.refused} of {refusals.refused + refusals.logged} records "
+        f"refused (share {refusals.share:.3f}); clean: share {quiet.refusals.share:.3f}"
+    )
     assert refusals.check is not None and refusals.check.breached
     assert summary.verdict == "drift" and result.exit_code == 3
     (reason,) = [r for r in summary.reasons if "refused by validation" in r]
