@@ -146,7 +146,7 @@ def refusal_check(refusals: RefusalSummary, rules: RefusalsConfig) -> Check | No
     if sent < rules.min_records or refusals.share is None:
         return None
     named = [r for r in refusals.reasons if r.kind != WITH_REQUEST][:_NAMED_REFUSAL_REASONS]
-    causes = ", ".join(f"{r.field} ({r.kind}) in {r.records}" for r in named)
+    causes = ", ".join(f"{r.field} ({r.kind}) in {r.records} records" for r in named)
     return Check(
         name="refused_share",
         value=refusals.share,
