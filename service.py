@@ -30,7 +30,7 @@ prepare_process(
 )
 
 import bentoml  # noqa: E402  (BENTOML_HOME must be set first)
-from pydantic import ConfigDict, Field, TypeAdapter, create_model  # noqa: E402
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, create_model  # noqa: E402
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.middleware.cors import CORSMiddleware  # noqa: E402
@@ -62,6 +62,7 @@ from serving.schema import (  # noqa: E402
     RecordsCheck,
     ReloadResult,
     house_record_model,
+    records_in_body,
 )
 
 ADMIN_RELOAD_ROUTE = "/admin/reload"
@@ -99,6 +100,12 @@ async def _feedback_json(items: list[FeedbackItem]) -> Response:
 
 async def _reload_json(_: None) -> Response:
     return await _current().answer_reload()
+
+
+def _predict_refused(body: bytes, error: ValidationError) -> None:
+    """A /predict body refused with 400: recorded for the monitor (housing/store/refusals.py)."""
+    errors = error.errors(include_url=False, include_input=False, include_context=False)
+    _current().core.prediction.refused(errors, records_in_body(body), "http")
 
 
 def _feedback_items(body: bytes) -> list[FeedbackItem]:
@@ -262,7 +269,9 @@ HousingPriceService.add_asgi_middleware(
     JsonRoutes,
     routes={
         "/predict": JsonEndpoint(
-            RecordsCheck(SETTINGS, PredictRequest, key="houses").json_body, _predict_json
+            RecordsCheck(SETTINGS, PredictRequest, key="houses").json_body,
+            _predict_json,
+            on_invalid=_predict_refused,
         ),
         "/feedback": JsonEndpoint(_feedback_items, _feedback_json),
         ADMIN_RELOAD_ROUTE: JsonEndpoint(_reload_body, _reload_json, body_optional=True),

@@ -51,6 +51,13 @@ def _summary_table(summary: RunSummary, report: Path) -> Table:
         table.add_row("live RMSE (reference)", f"{perf.rmse:,.0f} ({base})")
     if perf.coverage is not None:
         table.add_row("interval coverage", f"{perf.coverage:.1%}")
+    refusals = summary.refusals
+    if refusals is not None and refusals.check is not None:
+        table.add_row(
+            "refused by validation",
+            f"{refusals.refused} of {refusals.refused + refusals.logged} records "
+            f"({refusals.check.value:.1%}, limit {refusals.check.limit:.0%})",
+        )
     table.add_row("verdict", f"[bold]{summary.verdict.value}[/]")
     for reason in summary.reasons + summary.notes:
         table.add_row("", reason)

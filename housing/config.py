@@ -462,6 +462,23 @@ class ColumnChecksConfig(Section):
     )
 
 
+class RefusalsConfig(Section):
+    """Records refused by validation (HTTP 400 / gRPC INVALID_ARGUMENT) never reach the log: a
+    client sending a unit bug leaves a log that looks healthy. Their share of the records sent
+    in the window is a data-quality signal of its own (status drift)."""
+
+    max_share: Fraction = Field(
+        default=0.02,
+        description="refused records / (refused + logged records) in the window above this is "
+        "a reason in the verdict",
+    )
+    min_records: PositiveInt = Field(
+        default=500,
+        description="fewer records sent in the window (refused + logged): the share is not "
+        "judged (one malformed request in a quiet hour is not a data-quality fault)",
+    )
+
+
 class PerformanceConfig(Section):
     """Performance is judged on the log error log(predicted / actual): scale-free, so a change
     of traffic mix towards dearer houses is not read as degradation, and each figure is
@@ -540,6 +557,7 @@ class MonitoringConfig(Section):
     seed: int = 42
     drift: DriftConfig = DriftConfig()
     columns: ColumnChecksConfig = ColumnChecksConfig()
+    refusals: RefusalsConfig = RefusalsConfig()
     performance: PerformanceConfig = PerformanceConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     ui_port: int = Field(default=8000, ge=1, le=65535, description="port of `housing ui`")

@@ -126,6 +126,28 @@ class RowCounts(Figures):
     sampled_from: int | None = None
 
 
+class RefusedFigure(Figures):
+    """Refused records of one reason: the field and kind of violation (pydantic's error type,
+    or ``refused_with_request`` for valid records refused with their request)."""
+
+    field: str
+    kind: str
+    records: int
+
+
+class RefusalSummary(Figures):
+    """Records refused by validation in the window's time span (they never reach the log)
+    against the records logged there; ``check`` is None when too few records were sent."""
+
+    refused: int
+    logged: int
+    share: float | None
+    since: datetime | None = None
+    until: datetime | None = None
+    reasons: list[RefusedFigure] = []
+    check: Check | None = None
+
+
 class ModelScores(Figures):
     """One model's figures on the labelled rows both models priced."""
 
@@ -172,6 +194,17 @@ class RunSummary(Figures):
     reasons: list[str]
     notes: list[str] = []
     shadow: ShadowComparison | None = None
+    refusals: RefusalSummary | None = None
+
+    @property
+    def checks(self) -> list[Check]:
+        """Every judged figure: performance, single-column faults, refused share."""
+        refusal = self.refusals.check if self.refusals is not None else None
+        return [
+            *self.performance.checks,
+            *self.drift.column_checks,
+            *([refusal] if refusal is not None else []),
+        ]
 
     @property
     def short_id(self) -> str:
@@ -197,7 +230,10 @@ class RunSummary(Figures):
         performance = self.performance
         for name in ("rmse", "mae", "mape_percent", "bias", "coverage", "reference_rmse"):
             values[name] = getattr(performance, name)
-        for check in [*performance.checks, *self.drift.column_checks]:
+        if self.refusals is not None:
+            values["refused_records"] = self.refusals.refused
+            values["refused_share"] = self.refusals.share
+        for check in self.checks:
             values[f"check.{check.name}"] = check.value
         if self.shadow is not None:
             comparison = self.shadow

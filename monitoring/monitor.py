@@ -17,9 +17,10 @@ from sqlalchemy import Engine
 from housing import model_card, registry
 from housing.bundle import write_card_files
 from housing.config import Settings
-from housing.run_summary import RowCounts, RunSummary, WindowSummary
+from housing.run_summary import RefusalSummary, RefusedFigure, RowCounts, RunSummary, WindowSummary
 from housing.store.database import open_log
 from housing.store.monitor_status import record_run
+from housing.store.refusals import refused_between
 from monitoring.analysis import Analysis, analyse
 from monitoring.outputs import card_directory, write_index, write_run
 from monitoring.reference import ReferenceUnavailableError, reference_of
@@ -74,6 +75,27 @@ def pick_version(
     return None, None, frame.iloc[0:0]
 
 
+def measure_refusals(engine: Engine, log: LogWindow, window: Window) -> RefusalSummary:
+    """Records refused by validation while the window's predictions were logged.
+
+    The span starts at ``--since`` (else the window's first logged prediction) and ends at
+    ``--until`` (else now): refusals after the last logged prediction count too, so traffic
+    that is refused entirely still shows. Logged records are every row the window read.
+    """
+    since = window.since or log.earliest
+    reasons = refused_between(engine, since, window.until)
+    refused = sum(r.records for r in reasons)
+    sent = refused + log.total_rows
+    return RefusalSummary(
+        refused=refused,
+        logged=log.total_rows,
+        share=refused / sent if sent else None,
+        since=since,
+        until=window.until,
+        reasons=[RefusedFigure(field=r.field, kind=r.kind, records=r.records) for r in reasons],
+    )
+
+
 def build_summary(
     log: LogWindow,
     window: Window,
@@ -111,6 +133,7 @@ def build_summary(
         exit_code=verdict.exit_code,
         reasons=verdict.reasons,
         notes=log.notes,
+        refusals=verdict.refusals,
     )
 
 
@@ -146,7 +169,7 @@ def run_monitor(
     if version is not None and reference is not None and len(current):
         step(f"comparing {len(current)} rows of model version {version} with its reference")
         analysis = analyse(current, reference, settings)
-    verdict = decide(analysis, len(current), settings)
+    verdict = decide(analysis, len(current), settings, measure_refusals(engine, log, window))
     if version is None and log.total_rows:
         verdict.reasons.append("no model version in the window has a reference to compare with")
     summary = build_summary(
@@ -159,8 +182,7 @@ def run_monitor(
     snapshot = analysis.snapshot if analysis else None
     report_path, summary_path = write_run(settings.monitoring.reports_dir, summary, snapshot)
     step("publishing to MLflow and the Evidently workspace")
-    if snapshot is not None:
-        add_to_workspace(settings, snapshot, name=summary.title)
+    add_to_workspace(settings, snapshot, summary)
     mlflow_run = log_to_mlflow(settings, summary, report_path.parent)
     record_run(engine, summary)
     if version is not None:

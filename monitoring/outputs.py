@@ -105,7 +105,13 @@ def verdict_section(summary: RunSummary) -> str:
         )
     else:
         facts.append("performance check: not judged")
-    checks = [*performance.checks, *[c for c in drift.column_checks if c.breached]]
+    facts.append(refusal_fact(summary))
+    refusal = summary.refusals.check if summary.refusals is not None else None
+    checks = [
+        *performance.checks,
+        *[c for c in drift.column_checks if c.breached],
+        *([refusal] if refusal is not None else []),
+    ]
     table = (
         "<table><thead><tr><th>judged figure</th><th>value</th><th>interval</th>"
         f"<th>limit</th><th>outcome</th></tr></thead><tbody>{_check_rows(checks)}</tbody></table>"
@@ -123,6 +129,27 @@ def verdict_section(summary: RunSummary) -> str:
         + f"<p>Run {html.escape(summary.run_id)}, finished {summary.finished_at:%Y-%m-%d %H:%M:%S} "
         "UTC. Evidently's sections follow; they show measurements, the verdict above is the "
         "project's.</p></section>"
+    )
+
+
+def refusal_fact(summary: RunSummary) -> str:
+    """The records refused by validation in the window: share, limit, the reasons."""
+    refusals = summary.refusals
+    if refusals is None:
+        return "records refused by validation: not measured"
+    sent = refusals.refused + refusals.logged
+    if refusals.check is None:
+        return (
+            f"records refused by validation: {refusals.refused} of {sent} sent -- "
+            "too few records to judge"
+        )
+    check = refusals.check
+    reasons = ", ".join(f"{r.field or '-'} ({r.kind}): {r.records}" for r in refusals.reasons)
+    return (
+        f"records refused by validation: {refusals.refused} of {sent} sent "
+        f"(share {check.value:.1%} against {check.limit:.0%}"
+        + (f"; {reasons}" if reasons else "")
+        + f") -- {'BREACHED' if check.breached else 'ok'}"
     )
 
 

@@ -14,7 +14,8 @@ Each interval counts the noise of both samples, so a window of 100 labels is not
 it were exact. ``false_alarm_rate`` is shared equally by the three checks. A breach is
 significant at any label count; ``healthy`` needs :func:`min_labels` labels, enough to catch a
 price change of ``smallest_shift`` with probability ``power``; fewer labels and no breach is
-``insufficient_data``. Measured rates: tests/unit/test_monitor_error_rates.py, docs/monitoring.md.
+``insufficient_data``. Measured rates: tests/integration/test_monitor_error_rates.py and
+docs/monitoring.md.
 """
 
 from __future__ import annotations

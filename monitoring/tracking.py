@@ -47,17 +47,22 @@ def log_to_mlflow(settings: Settings, summary: RunSummary, run_dir: Path) -> str
         return run.info.run_id
 
 
-def add_to_workspace(settings: Settings, snapshot: Any, name: str) -> str:
-    """Append the snapshot to the local Evidently workspace project (created on first use).
+def add_to_workspace(settings: Settings, snapshot: Any | None, summary: RunSummary) -> str:
+    """Append the run to the local Evidently workspace project (created on first use).
 
-    Writes one file through Evidently's file layout (``LocalState``) instead of opening a
-    ``Workspace``, which parses every stored snapshot first (+56 ms and +3.6 MB per past run,
-    measured in issue 13): adding a run costs the same with 1 or 1,000 runs in history.
-    ``evidently ui --workspace DIR`` reads the files as usual.
+    The run's snapshot (or, for a run without one, a snapshot of its verdict figures alone)
+    gets the summary's figures as metrics (:mod:`monitoring.dashboard`), so the project's
+    panels, kept on the project's dashboard here, plot every run. Writes files through
+    Evidently's file layout (``LocalState``) instead of opening a ``Workspace``, which parses
+    every stored snapshot first (+56 ms and +3.6 MB per past run, measured in issue 13):
+    adding a run costs the same with 1 or 1,000 runs in history. ``evidently ui --workspace
+    DIR`` reads the files as usual.
     """
     from evidently.legacy.core import new_id
     from evidently.sdk.models import ProjectModel
     from evidently.ui.storage.local.base import LocalState
+
+    from monitoring.dashboard import ensure_panels, figures_snapshot
 
     settings.monitoring.workspace_dir.mkdir(parents=True, exist_ok=True)
     state = LocalState(str(settings.monitoring.workspace_dir))
@@ -65,7 +70,27 @@ def add_to_workspace(settings: Settings, snapshot: Any, name: str) -> str:
     project = next((p for p in projects if p.name == WORKSPACE_PROJECT), None)
     if project is None:
         project = state.write_project(ProjectModel(name=WORKSPACE_PROJECT))
-    snapshot.set_name(name)
+    dashboard = ensure_panels(state.read_dashboard(project.id))
+    if dashboard is not None:
+        state.write_dashboard(project.id, dashboard)
+    figures = figures_snapshot(summary).to_snapshot_model()
+    model = figures if snapshot is None else _with_figures(snapshot.to_snapshot_model(), figures)
+    model.name = summary.title
+    model.tags = sorted({*model.tags, "housing-monitor", summary.verdict.value})
+    model.metadata = {
+        **model.metadata,
+        "verdict": summary.verdict.value,
+        "monitor_run_id": summary.run_id,
+        "model_version": str(summary.model_version),
+    }
     snapshot_id = new_id()
-    state.write_snapshot(project.id, snapshot_id, snapshot.to_snapshot_model())
+    state.write_snapshot(project.id, snapshot_id, model)
     return str(snapshot_id)
+
+
+def _with_figures(model: Any, figures: Any) -> Any:
+    """The run's snapshot with the figures' results first (the UI's run view opens on them)."""
+    model.metric_results = {**figures.metric_results, **model.metric_results}
+    model.top_level_metrics = [*figures.top_level_metrics, *model.top_level_metrics]
+    model.widgets = [*figures.widgets, *model.widgets]
+    return model

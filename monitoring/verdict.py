@@ -4,9 +4,11 @@ Two checks are judged separately -- drift (needs ``drift.min_rows`` rows) and pe
 :mod:`monitoring.performance`) -- so a window with too few labels still gets its drift checked.
 Drift has two kinds of reasons: the share of drifted features, and faults of a single column
 (one feature far beyond its threshold, missing values the reference did not have, a frozen
-column), which a share over all features cannot see. The overall verdict is the most serious
-outcome: ``degraded`` over ``drift``; ``healthy`` only when both checks ran and passed;
-otherwise ``insufficient_data``.
+column), which a share over all features cannot see. Records refused by validation (they never
+reach the log) are judged on their own: a refused share above ``refusals.max_share`` is a
+data-quality reason with status ``drift`` even when the logged rows are too few to judge. The
+overall verdict is the most serious outcome: ``degraded`` over ``drift``; ``healthy`` only when
+both checks ran and passed; otherwise ``insufficient_data``.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from housing.config import P_VALUE_DRIFT_METHODS, Settings
+from housing.config import P_VALUE_DRIFT_METHODS, RefusalsConfig, Settings
 from housing.run_summary import (
     Check,
     ColumnDriftFigure,
     DriftSummary,
     PerformanceSummary,
+    RefusalSummary,
     Status,
 )
+from housing.store.refusals import WITH_REQUEST
 from monitoring.analysis import Analysis, ColumnDrift, ColumnQuality
 from monitoring.performance import judge_performance, upper_quantile
 
@@ -34,6 +38,7 @@ class Verdict:
     drift: DriftSummary
     performance: PerformanceSummary
     reasons: list[str] = field(default_factory=list)
+    refusals: RefusalSummary | None = None
 
     @property
     def drift_check(self) -> Status:
@@ -131,6 +136,30 @@ def column_checks(analysis: Analysis, settings: Settings) -> list[Check]:
     ]
 
 
+# Reasons of refusal named in the verdict's text, most records first.
+_NAMED_REFUSAL_REASONS = 3
+
+
+def refusal_check(refusals: RefusalSummary, rules: RefusalsConfig) -> Check | None:
+    """Refused records / records sent above ``max_share``; None below ``min_records`` sent."""
+    sent = refusals.refused + refusals.logged
+    if sent < rules.min_records or refusals.share is None:
+        return None
+    named = [r for r in refusals.reasons if r.kind != WITH_REQUEST][:_NAMED_REFUSAL_REASONS]
+    causes = ", ".join(f"{r.field} ({r.kind}) in {r.records} records" for r in named)
+    return Check(
+        name="refused_share",
+        value=refusals.share,
+        limit=rules.max_share,
+        breached=refusals.share > rules.max_share,
+        text=(
+            f"{refusals.share:.1%} of the records sent were refused by validation "
+            f"({refusals.refused} of {sent}; limit {rules.max_share:.0%})"
+            + (f"; invalid records: {causes}" if causes else "")
+        ),
+    )
+
+
 def judge_drift(
     analysis: Analysis | None, rows: int, settings: Settings
 ) -> tuple[DriftSummary, list[str]]:
@@ -179,8 +208,19 @@ def judge_drift(
     ]
 
 
-def decide(analysis: Analysis | None, rows: int, settings: Settings) -> Verdict:
+def decide(
+    analysis: Analysis | None,
+    rows: int,
+    settings: Settings,
+    refusals: RefusalSummary | None = None,
+) -> Verdict:
     drift, drift_reasons = judge_drift(analysis, rows, settings)
+    refused_reasons: list[str] = []
+    if refusals is not None:
+        check = refusal_check(refusals, settings.monitoring.refusals)
+        refusals = refusals.model_copy(update={"check": check})
+        if check is not None and check.breached:
+            refused_reasons.append(check.text)
     performance, perf_reasons = judge_performance(
         analysis.errors if analysis else None,
         analysis.reference_errors if analysis else None,
@@ -189,10 +229,11 @@ def decide(analysis: Analysis | None, rows: int, settings: Settings) -> Verdict:
     )
     if performance.status is Status.DEGRADED:
         status = Status.DEGRADED
-    elif drift.status is Status.DRIFT:
+    elif drift.status is Status.DRIFT or refused_reasons:
         status = Status.DRIFT
     elif drift.status is Status.HEALTHY and performance.status is Status.HEALTHY:
         status = Status.HEALTHY
     else:
         status = Status.INSUFFICIENT_DATA
-    return Verdict(status, drift, performance, [*drift_reasons, *perf_reasons])
+    reasons = [*refused_reasons, *drift_reasons, *perf_reasons]
+    return Verdict(status, drift, performance, reasons, refusals)

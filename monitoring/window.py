@@ -96,6 +96,7 @@ class LogWindow:
     invalid_feedback: int = 0
     sampled_from: int | None = None
     notes: list[str] = field(default_factory=list)
+    earliest: datetime | None = None  # first prediction read (before sampling), UTC
 
     @property
     def labelled(self) -> int:
@@ -105,6 +106,11 @@ class LogWindow:
 def _as_utc(value: datetime) -> datetime:
     """Aware UTC: PostgreSQL compares instants; SQLite's DATETIME stores the UTC wall time."""
     return value.astimezone(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A time read back from the log as aware UTC (SQLite returns the UTC wall time, naive)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _clean_label(value: object, low: float, high: float) -> float | None:
@@ -182,11 +188,13 @@ def frame_from_rows(rows: list, settings: Settings) -> LogWindow:
     for name, values in zip((PREDICTION, LOW, HIGH), columns[3:], strict=True):
         frame[name] = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce")
     frame[ACTUAL] = np.array([np.nan if v is None else v for v in labels], dtype=float)
+    times = [row.created_at for row in rows if row.created_at is not None]
     result = LogWindow(
         frame=frame.reset_index(drop=True),
         total_rows=len(rows),
         unreadable_rows=unreadable,
         invalid_feedback=invalid,
+        earliest=as_utc(min(times)) if times else None,
     )
     if unreadable:
         result.notes.append(f"{unreadable} log rows have unreadable features and were skipped")

@@ -51,6 +51,11 @@ class ChampionHolder:
         return model
 
     @property
+    def loaded(self) -> LoadedModel | None:
+        """The champion served now, or None before the first load (never raises)."""
+        return self._current
+
+    @property
     def ready(self) -> bool:
         return self._current is not None
 

@@ -31,6 +31,7 @@ from housing.model_card import with_history
 from housing.records import records_to_frame
 from housing.store.database import LogDatabase
 from housing.store.prediction_log import PredictionLogWriter
+from housing.store.refusals import RefusalLog
 from serving.auth import feedback_token
 from serving.champion import ChampionHolder, ChampionWatcher, monitoring_status_check
 from serving.feedback import FeedbackDesk
@@ -56,7 +57,16 @@ class ServingCore:
         self.shadow = ShadowScorer(
             settings, self.database.engine, self.metrics, warm_up=self._warm_up
         )
-        self.prediction = PredictionPath(settings, self.holder, self.log, self.metrics, self.shadow)
+        # Requests refused by validation, for the monitor (housing/store/refusals.py).
+        self.refusals = RefusalLog(settings.storage, self.database)
+        self.prediction = PredictionPath(
+            settings,
+            self.holder,
+            self.log,
+            self.metrics,
+            shadow=self.shadow,
+            refusals=self.refusals,
+        )
         # One engine (one pool) for the one database. Feedback is acknowledged only once
         # stored: its transactions fsync every commit (housing.store.database.durable).
         self.feedback = FeedbackDesk(settings, self.database, self.log, self.metrics, token)
@@ -80,6 +90,7 @@ class ServingCore:
         except SQLAlchemyError as exc:  # predictions stay journaled until it answers
             logger.warning("prediction log database unavailable at start: %s", exc)
         self.log.start()
+        self.refusals.start()
         self.watcher.check_now()
         # Everything loaded so far (libraries, the model) lives as long as the worker: keep it
         # out of the cyclic garbage collector, whose full passes over a million long-lived
@@ -94,6 +105,7 @@ class ServingCore:
         self.prediction.close()
         self.shadow.close()
         self.log.close()
+        self.refusals.close()
         self.database.dispose()
 
     def _warm_up(self, model: LoadedModel) -> None:

@@ -9,6 +9,7 @@ about the payload is revealed.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from serving.auth import bearer_matches
 from serving.errors import NoChampion, status_of
 
 _JSON = msgspec.json.Encoder()
+logger = logging.getLogger(__name__)
 
 
 def json_response(payload: Any, status_code: int = 200) -> Response:
@@ -164,11 +166,14 @@ class JsonEndpoint:
     """One POST route of :class:`JsonRoutes`: ``decode`` turns the JSON body into the handler's
     argument and raises ``ValidationError`` for a bad request; ``handler`` answers it.
     ``body_optional``: the route takes no payload, so an empty request without a content type
-    is the request (``POST /admin/reload`` from curl)."""
+    is the request (``POST /admin/reload`` from curl). ``on_invalid`` hears of each body
+    ``decode`` refused (``/predict``: the refusal is recorded for the monitor); the answer is
+    the same 400 with or without it."""
 
     decode: Callable[[bytes], Any]
     handler: Callable[[Any], Awaitable[Response]]
     body_optional: bool = False
+    on_invalid: Callable[[bytes, ValidationError], None] | None = None
 
 
 async def _read_body(receive: Receive) -> bytes | None:
@@ -238,6 +243,11 @@ class JsonRoutes:
             try:
                 request = endpoint.decode(body)
             except ValidationError as error:
+                if endpoint.on_invalid is not None:
+                    try:
+                        endpoint.on_invalid(body, error)
+                    except Exception:  # recording a refusal never changes its answer
+                        logger.exception("could not record a refused request")
                 response = validation_error_response(error)
             else:
                 response = await endpoint.handler(request)

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from housing.config import Settings
 from housing.records import validated_records_frame
 from housing.store.prediction_log import PredictionLogWriter
+from housing.store.refusals import RefusalLog, refused_records
 from serving.batching import AdaptiveBatcher
 from serving.champion import ChampionHolder
 from serving.errors import FieldViolation, InvalidRequest
@@ -65,11 +66,14 @@ class PredictionPath:
         holder: ChampionHolder,
         log: PredictionLogWriter,
         metrics: ServingMetrics,
+        *,
         shadow: ShadowScorer | None = None,
+        refusals: RefusalLog | None = None,
     ) -> None:
         self._settings = settings
         self._holder = holder
         self._shadow = shadow
+        self._refusals = refusals
         self._log = log
         self._metrics = metrics
         self.record_model = house_record_model(settings)
@@ -91,7 +95,7 @@ class PredictionPath:
                     FieldViolation(index, field, reason)
                     for index, field, reason in describe_errors(exc, root="houses")
                 ]
-            ) from None
+            ) from exc
 
     async def predict(
         self, records: Sequence[Mapping[str, Any]], protocol: str
@@ -99,10 +103,25 @@ class PredictionPath:
         """Entry point for protocols that receive raw dicts (gRPC): validate, then predict."""
         try:
             validated = self.validate(records)
-        except InvalidRequest:
-            self._metrics.requests_refused.labels(reason="invalid", protocol=protocol).inc()
+        except InvalidRequest as exc:
+            cause = exc.__cause__
+            errors = cause.errors() if isinstance(cause, ValidationError) else []
+            self.refused(errors, len(records), protocol)
             raise
         return await self.predict_records(validated, protocol)
+
+    def refused(self, errors: Sequence[Mapping[str, Any]], records: int, protocol: str) -> None:
+        """Count a request refused by validation (metric) and record its records in the
+        ``refusals`` table, which ``housing monitor`` judges; ``errors`` are pydantic's."""
+        self._metrics.requests_refused.labels(reason="invalid", protocol=protocol).inc()
+        if self._refusals is None:
+            return
+        model = self._holder.loaded
+        self._refusals.record(
+            refused_records(errors, records, root="houses"),
+            str(model.version) if model is not None else None,
+            protocol,
+        )
 
     async def predict_records(
         self, features: list[dict[str, Any]], protocol: str

@@ -188,6 +188,17 @@ class RecordsCheck:
             return [record.model_dump() for record in self._records.validate_python(records)]
 
 
+def records_in_body(body: bytes, key: str = "houses") -> int:
+    """How many records a refused JSON body carries under ``key`` (0 when it has no list
+    there, or is no JSON): the refused share counts records, not requests."""
+    try:
+        document = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return 0
+    records = document.get(key) if isinstance(document, dict) else None
+    return len(records) if isinstance(records, list) else 0
+
+
 def describe_errors(error: ValidationError, root: str) -> list[tuple[int | None, str, str]]:
     """(record index, field, reason) for each violation; index None for the request itself."""
     described: list[tuple[int | None, str, str]] = []

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -90,8 +90,13 @@ class PredictionLogWriter:
         database: LogDatabase | None = None,
         observer: LogObserver | None = None,
         name: str = "predictions",
+        table: Table = predictions,
     ) -> None:
+        """``name`` names the journal files, ``table`` receives the rows (keyed by its primary
+        key, so a replayed segment never duplicates a row): the predictions, or the refusals
+        of :mod:`housing.store.refusals`, which take the same path."""
         self._storage = storage
+        self._table = table
         self._database = database or LogDatabase(storage)
         self._observer: LogObserver = observer or _NoObserver()
         self._journal = Journal(Path(storage.spool_dir), name, fsync=storage.journal_fsync)
@@ -417,7 +422,7 @@ class PredictionLogWriter:
         try:
             engine = self._database.ready()
             if self._bulk is None or self._bulk[0] is not engine:  # a new engine: path replaced
-                self._bulk = (engine, BulkInsert(engine, predictions))
+                self._bulk = (engine, BulkInsert(engine, self._table))
             with engine.begin() as connection:
                 self._bulk[1](connection, rows)
         except (SQLAlchemyError, OSError) as exc:

@@ -56,7 +56,6 @@ feedback = Table(
     Index("ix_feedback_received_at", "received_at"),
 )
 
-# One row per monitor run, so every replica (and CI) sees the latest verdict without files.
 # Prices of the shadow version for the same prediction ids (no foreign key: the shadow row may be
 # written before the log writer stores the champion's row).
 shadow_predictions = Table(
@@ -71,6 +70,23 @@ shadow_predictions = Table(
     Index("ix_shadow_predictions_created_at", "created_at"),
 )
 
+# Records refused by validation (HTTP 400 / gRPC INVALID_ARGUMENT): they never reach
+# ``predictions``, so the monitor counts them here. One row per refused request and reason, with
+# the number of records it covers; each refused record is counted once (housing/store/refusals.py).
+refusals = Table(
+    "refusals",
+    metadata,
+    Column("refusal_id", String(36), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("model_version", String(32), nullable=True),
+    Column("protocol", String(8), nullable=False),
+    Column("field", String(128), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("records", Integer, nullable=False),
+    Index("ix_refusals_created_at", "created_at"),
+)
+
+# One row per monitor run, so every replica (and CI) sees the latest verdict without files.
 monitoring_runs = Table(
     "monitoring_runs",
     metadata,

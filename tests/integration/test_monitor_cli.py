@@ -112,6 +112,7 @@ def test_ui_serves_the_workspace_history(settings, holdout_houses) -> None:
 
     import httpx
 
+    from monitoring.dashboard import project_panels
     from monitoring.monitor import run_monitor
     from monitoring.window import resolve_window
     from support.processes import free_server_port
@@ -145,6 +146,26 @@ def test_ui_serves_the_workspace_history(settings, holdout_houses) -> None:
         names = {run["name"] for run in runs}
         assert first.startswith("insufficient_data ")
         assert {first, second} <= names
+        # The dashboard opens on the project's panels (made once, though two runs passed),
+        # and the UI serves their series: the verdict of both runs.
+        dashboard = httpx.get(
+            f"http://127.0.0.1:{port}/api/v2/dashboards/{project['id']}", timeout=10
+        ).json()
+        titles = [panel["title"] for panel in dashboard["panels"]]
+        assert titles == [panel.title for panel in project_panels()]
+        verdicts = next(p for p in dashboard["panels"] if p["title"] == "Verdict per run")
+        filters = [
+            {key: value[key] for key in ("tags", "metadata", "metric", "metric_labels")}
+            for value in verdicts["values"]
+        ]
+        data = httpx.post(
+            f"http://127.0.0.1:{port}/api/v2/snapshots/{project['id']}/data_series_batch",
+            json={"series_filter": filters},
+            timeout=10,
+        ).json()
+        series = {item["params"]["figure"]: item["values"] for item in data["series"]}
+        assert series["verdict.insufficient_data"] == [1.0, 1.0]
+        assert series["verdict.healthy"] == [0.0, 0.0]
     finally:
         stop_process(process, UI_STOP_TIMEOUT_S, whole_group=True)
 

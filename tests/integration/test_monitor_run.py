@@ -53,8 +53,42 @@ def test_undrifted_labelled_traffic_is_healthy_and_published(settings, holdout_h
     (project,) = workspace.search_project("housing-price monitoring")
     (snapshot_id,) = workspace.list_runs(project.id)
     assert workspace.get_run(project.id, snapshot_id).name == summary.title
+    _assert_dashboard_plots_the_summary(settings, project.id, snapshot_id, summary)
     status = latest_status(settings)
     assert status.verdict == "healthy" and status.labelled == 600
+
+
+def _assert_dashboard_plots_the_summary(settings, project_id, snapshot_id, summary) -> None:
+    """The project's panels are on the dashboard, and every figure they plot is a metric of
+    the run's snapshot holding the summary's own value (nothing recomputed)."""
+    from evidently.ui.storage.local.base import LocalState
+
+    from monitoring.dashboard import FIGURE_METRIC, project_panels
+
+    state = LocalState(str(settings.monitoring.workspace_dir))
+    dashboard = state.read_dashboard(project_id)
+    assert [p.title for p in dashboard.panels] == [p.title for p in project_panels()]
+    plotted = [value for panel in dashboard.panels for value in panel.values]
+    assert {value.metric for value in plotted} == {f"evidently:metric_v2:{FIGURE_METRIC}"}
+    stored = state.read_snapshot(project_id, snapshot_id)
+    figures = {
+        result.metric_value_location.metric.params["figure"]: result.value
+        for result in stored.metric_results.values()
+        if result.metric_value_location.metric.params["type"].endswith(f":{FIGURE_METRIC}")
+    }
+    # A healthy run judged everything: each plotted figure is in the snapshot.
+    assert {value.metric_labels["figure"] for value in plotted} <= set(figures)
+    checks = {check.name: check for check in summary.checks}
+    assert figures["verdict.healthy"] == 1.0 and figures["verdict.drift"] == 0.0
+    assert figures["drift_share"] == summary.drift.share
+    assert figures["drift_share.limit"] == summary.drift.share_threshold
+    for name in ("rms_log_error_ratio", "bias", "coverage", "refused_share"):
+        assert figures[name] == checks[name].value
+        assert figures[f"{name}.limit"] == checks[name].limit
+    assert figures["rms_log_error_ratio.low"] == checks["rms_log_error_ratio"].low
+    assert figures["coverage.nominal"] == summary.performance.coverage_level
+    # The run's own Evidently metrics are still there, after the figures.
+    assert len(stored.metric_results) > len(figures)
 
 
 def test_prices_that_moved_are_degraded_with_exit_code_3(settings, holdout_houses) -> None:

@@ -4,8 +4,9 @@ A real pricing model (the project's pipeline, fewer boosting rounds) is fitted o
 3,000 unseen rows are its reference (as training stores one), and windows are drawn, seeded,
 from the other 7,640 unseen rows -- never from the reference. The decision functions are called
 directly (no server, no store): the performance rule alone on 300 windows per case (pure numpy,
-fast), the whole verdict with Evidently's drift on a few windows per scenario (slow).
-The rates asserted here are the ones quoted in docs/monitoring.md.
+fast), the whole verdict with Evidently's drift on a few windows per scenario.
+The rates asserted here are the ones quoted in docs/monitoring.md. An integration test, marked
+slow as a whole: fitting the model alone takes about 30 s on 2 cores, too long for tests/unit.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from monitoring.performance import judge_performance
 from monitoring.verdict import Verdict, decide
 from monitoring.window import ACTUAL, HIGH, LOW, PREDICTION
 from tests.fixtures.training import CONFIG
+
+pytestmark = pytest.mark.slow
 
 WINDOWS = 300  # per case: a 5% rate is then measured within about +-2.5 points
 
@@ -116,7 +119,6 @@ def _verdict(market: Market, window: pd.DataFrame) -> Verdict:
     return decide(analysis, len(window), market.settings)
 
 
-@pytest.mark.slow
 def test_undrifted_windows_give_no_drift_reason(market: Market) -> None:
     """Whole verdict (Evidently drift, single-column checks) at the smallest judged window."""
     rows = market.settings.monitoring.drift.min_rows
@@ -147,7 +149,6 @@ def _income_in_dollars(houses: pd.DataFrame) -> None:
     houses.loc[houses.sample(frac=0.05, random_state=1).index, "median_income"] *= 10
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("fault", "column", "words"),
     [
@@ -165,7 +166,6 @@ def test_one_faulty_column_is_a_reason(market: Market, fault, column: str, words
     assert verdict.drift.share < market.settings.monitoring.drift.share_threshold
 
 
-@pytest.mark.slow
 def test_traffic_from_one_ocean_group_is_not_degraded(market: Market) -> None:
     """Only NEAR OCEAN houses: dearer, so dollar errors grow, but relative error is average."""
     near_ocean = market.pool[market.pool["ocean_proximity"] == "NEAR OCEAN"]
