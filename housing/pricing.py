@@ -131,7 +131,7 @@ class PricingModel:
 
     def with_small_batch_trees(self, max_rows: int, threads: int) -> PricingModel:
         """This model with small batches scored by one native call (see ``housing.trees``)."""
-        estimators = [_regressor(self.pipeline[-1]), getattr(self, "error_model", None)]
+        estimators = [_regressor(self._final), getattr(self, "error_model", None)]
         accelerated = (SmallBatchTrees.of(e, max_rows, threads) for e in estimators)
         return replace(self, small_batches=tuple(a for a in accelerated if a is not None))
 
@@ -141,8 +141,13 @@ class PricingModel:
                 return trees.predict(design)
         return np.asarray(estimator.predict(design), dtype=float)
 
+    @property
+    def _final(self) -> Any:
+        """The pipeline's last step (the pipeline itself when it is a bare estimator)."""
+        return self.pipeline[-1] if getattr(self.pipeline, "steps", None) else self.pipeline
+
     def _price(self, design: np.ndarray) -> np.ndarray:
-        final = self.pipeline[-1]
+        final = self._final
         if not hasattr(final, "transformer_"):  # no log target: the regressor itself
             return self._score(final, design)
         raw = self._score(final.regressor_, design)  # what TransformedTargetRegressor does
@@ -150,7 +155,8 @@ class PricingModel:
 
     def predict(self, frame: pd.DataFrame) -> PriceEstimates:
         rows = frame[list(self.feature_names)]
-        design = self.pipeline[:-1].transform(rows)
+        steps = getattr(self.pipeline, "steps", None)  # a bare estimator has no feature step
+        design = self.pipeline[:-1].transform(rows) if steps else rows
         price = self._price(design)
         error_model = getattr(self, "error_model", None)  # models pickled before intervals v2
         if error_model is None:
