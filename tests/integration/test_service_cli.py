@@ -122,6 +122,30 @@ def test_an_unwritable_state_folder_ends_start_up_with_one_line(tmp_path: Path) 
     assert "HOUSING_STORAGE__SPOOL_DIR" in stderr and "Traceback" not in stderr
 
 
+def test_an_unreadable_model_store_ends_start_up_with_one_line(tmp_path: Path) -> None:
+    """A store that cannot be listed even by root (here: a regular file where the models folder
+    belongs) is named with its setting and variable before anything starts."""
+    home = tmp_path / "bentoml"
+    home.mkdir()
+    (home / "models").write_text("not a folder")
+    environ = settings_env(
+        tmp_path,
+        bentoml_home=home,
+        service__port=free_server_port(),
+        service__grpc_port=free_server_port(),
+    ) | {"HOUSING_FEEDBACK_TOKEN": FEEDBACK_TOKEN}
+    started = time.monotonic()
+    process = _serve(environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, stderr = process.communicate(timeout=60)
+    elapsed = time.monotonic() - started
+    assert process.returncode == 1, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert f"model store {home / 'models'} cannot be read (it is not a folder)" in lines[0]
+    assert "bentoml.home" in lines[0] and "HOUSING_BENTOML__HOME" in lines[0]
+    assert elapsed < 20
+
+
 def test_bentoml_serve_with_the_grpc_port_in_use_exits_instead_of_crash_looping(
     tmp_path: Path,
 ) -> None:
