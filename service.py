@@ -37,6 +37,7 @@ from starlette.middleware.cors import CORSMiddleware  # noqa: E402
 from starlette.responses import Response  # noqa: E402
 
 from housing.store.prediction_log import PredictionLogUnavailable  # noqa: E402
+from serving import connections  # noqa: E402
 from serving.auth import ADMIN_TOKEN_ENV, admin_token, feedback_token  # noqa: E402
 from serving.core import ServingCore  # noqa: E402
 from serving.errors import Unavailable  # noqa: E402
@@ -44,6 +45,7 @@ from serving.grpc.server import GrpcServer  # noqa: E402
 from serving.http import (  # noqa: E402
     JsonEndpoint,
     JsonRoutes,
+    RequestContext,
     RequestGuard,
     error_response,
     json_response,
@@ -66,6 +68,11 @@ from serving.schema import (  # noqa: E402
 )
 
 ADMIN_RELOAD_ROUTE = "/admin/reload"
+# Header read timeout and drain time of this worker's HTTP server (serving/connections.py).
+connections.install(
+    header_timeout_s=SETTINGS.service.header_read_timeout_s,
+    drain_timeout_s=SETTINGS.service.drain_timeout_s,
+)
 HouseRecord = house_record_model(SETTINGS)
 Houses = Annotated[
     list[HouseRecord],  # type: ignore[valid-type]
@@ -222,12 +229,21 @@ if SETTINGS.service.cors.enabled:
         allow_headers=cors.allow_headers,
         max_age=cors.max_age_s,
     )
+# BentoML's request context and API headers on the POST routes our middlewares answer.
+HousingPriceService.add_asgi_middleware(
+    RequestContext,
+    context=HousingPriceService.context,
+    service_name=HousingPriceService.name,
+    paths={"/predict", "/feedback", ADMIN_RELOAD_ROUTE},
+)
 HousingPriceService.add_asgi_middleware(
     RequestGuard,
     max_body_bytes=SETTINGS.service.max_body_bytes,
+    body_timeout_s=SETTINGS.service.body_read_timeout_s,
     tokens={"/feedback": feedback_token(SETTINGS), ADMIN_RELOAD_ROUTE: admin_token()},
 )
-# What each route takes and answers, for the served document (serving/openapi.py).
+# What each route takes and answers, for the served document (serving/openapi.py). 408: slow
+# headers (any route, serving/connections.py) or a slow body (POST routes, serving/http.py).
 ROUTE_CONTRACTS = {
     "/predict": RouteContract("post", PredictRequest, statuses=(400, 408, 413, 415, 503)),
     "/feedback": RouteContract(
@@ -243,13 +259,13 @@ ROUTE_CONTRACTS = {
     "/model": RouteContract(
         "get",
         ok=ModelInfo.model_json_schema(),
-        statuses=(503,),
+        statuses=(408, 503),
         summary="The served champion: version, Bento tag, MLflow run, metrics, feature schema.",
     ),
     "/model/card": RouteContract(
         "get",
         ok={"type": "object", "description": "the model card (with Accept: application/json)"},
-        statuses=(503,),
+        statuses=(408, 503),
         summary="The served version's model card: an HTML page, or its JSON document when the "
         "request sends Accept: application/json.",
     ),

@@ -406,6 +406,16 @@ class ServiceConfig(Section):
         description="a request body not received in full within this is refused (408), so a "
         "slow or stuck client cannot hold a connection (or a shutdown) indefinitely",
     )
+    header_read_timeout_s: PositiveFloat = Field(
+        default=10.0,
+        description="a connection that has not sent a request's headers in full within this "
+        "(counted from its first byte, or from the connection) gets 408 and is closed",
+    )
+    drain_timeout_s: PositiveFloat = Field(
+        default=15.0,
+        description="after SIGTERM, requests still open after this are cancelled and the "
+        "worker shuts down (then gRPC calls get as long again; the prediction log is flushed)",
+    )
     model_poll_interval_s: PositiveFloat = 5.0
     access_log: bool = False
     cors: CorsConfig = Field(default_factory=CorsConfig)

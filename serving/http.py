@@ -48,24 +48,76 @@ def error_response(status_code: int, message: str, **extra: Any) -> Response:
     return json_response({"error": message, **extra}, status_code)
 
 
+def body_timeout_response(timeout_s: float) -> Response:
+    """408 for a body not received in full within ``service.body_read_timeout_s``; the
+    connection is closed after it (the rest of the body would be read as a next request)."""
+    response = error_response(408, f"request body not received within {timeout_s:g} s")
+    response.headers["connection"] = "close"
+    return response
+
+
 def outcome_response(exc: BaseException) -> Response:
     """The HTTP answer to an outcome of the core, by the one mapping in ``serving.errors``."""
     status = status_of(exc)
     return error_response(status.http, status.message)
 
 
+class RequestContext:
+    """ASGI middleware: BentoML's request context and API response headers on ``paths``.
+
+    BentoML sets its request context (``bentoml.Context``: ``ctx.request`` for code that runs
+    in the request, the request id in the ASGI scope) in its innermost middleware, and its API
+    wrapper adds ``Server: BentoML Service/<name>`` and ``X-BentoML-Request-ID`` (the request's
+    trace span, on traced routes). The project's middlewares answer every POST route outside
+    both (issue 10), so this sets the context the same way, through the service's own
+    ``Context.in_request``, outside the guard (401, 408, 413 and 415 answers get it too), and
+    adds the same two headers.
+    """
+
+    def __init__(self, app: ASGIApp, *, context: Any, service_name: str, paths: set[str]) -> None:
+        self.app = app
+        self.context = context
+        self.server = f"BentoML Service/{service_name}".encode("latin-1")
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        with self.context.in_request(Request(scope, receive, send)):
+            # in_request put BentoML's request id here (the trace span; None when untraced)
+            request_id = scope.get("request_id")
+            added = [(b"server", self.server)]
+            if request_id is not None:  # in BentoML's default span_id format
+                added.append((b"x-bentoml-request-id", b"%016x" % request_id))
+
+            async def send_with_headers(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message = {**message, "headers": [*message.get("headers", ()), *added]}
+                await send(message)
+
+            await self.app(scope, receive, send_with_headers)
+
+
 class RequestGuard:
     """ASGI middleware: body-size limit on every POST, bearer token on protected paths.
 
     ``tokens`` maps a path to its token; ``None`` leaves that path open (feedback with
-    ``allow_unauthenticated``; the admin route then answers 404 itself).
+    ``allow_unauthenticated``; the admin route then answers 404 itself). ``body_timeout_s``
+    bounds the reading of a body without Content-Length (chunked), which happens here.
     """
 
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, tokens: dict[str, str | None] | None = None
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        body_timeout_s: float,
+        tokens: dict[str, str | None] | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
         self.tokens = tokens or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -95,30 +147,43 @@ class RequestGuard:
         await error_response(413, message)(scope, receive, send)
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Bodies without Content-Length (chunked) are read here, up to the limit, and
-        replayed to the app; a body over the limit is refused before the app sees any of it."""
+        """Bodies without Content-Length (chunked) are read here, up to the limit and within
+        the body read timeout, and replayed to the app; a body over the limit is refused (413)
+        and a body still arriving after the timeout answered 408 before the app sees any of
+        it."""
         if any(key == b"content-length" for key, _ in scope["headers"]):
             await self.app(scope, receive, send)
             return
         messages: list[Message] = []
-        received = 0
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            received += len(message.get("body", b""))
-            if received > self.max_body_bytes:
-                await self._too_large(scope, receive, send, 0)
-                return
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.body_timeout_s):
+                too_large = await self._read_chunked(receive, messages)
+        except TimeoutError:
+            await body_timeout_response(self.body_timeout_s)(scope, receive, send)
+            return
+        if too_large:
+            await self._too_large(scope, receive, send, 0)
+            return
         replay = iter(messages)
 
         async def replaying_receive() -> Message:
             return next(replay, None) or await receive()
 
         await self.app(scope, replaying_receive, send)
+
+    async def _read_chunked(self, receive: Receive, messages: list[Message]) -> bool:
+        """Collect the body's messages into ``messages``; True when it passes the limit."""
+        received = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                return False
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                return True
+            if not message.get("more_body", False):
+                return False
 
 
 def model_route(info: Callable[[], Awaitable[Any]]) -> Route:
@@ -229,9 +294,7 @@ class JsonRoutes:
             async with asyncio.timeout(self.body_timeout_s):
                 body = await _read_body(receive)
         except TimeoutError:
-            await error_response(
-                408, f"request body not received within {self.body_timeout_s:g} s"
-            )(scope, receive, send)
+            await body_timeout_response(self.body_timeout_s)(scope, receive, send)
             return
         if body is None:
             return  # the client went away

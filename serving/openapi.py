@@ -58,7 +58,11 @@ _REASONS = {
     400: ("the request breaks the schema: each violation in `detail`", "ValidationError"),
     401: ("missing or invalid bearer token", "Error"),
     404: ("the route is disabled by configuration", "Error"),
-    408: ("the body was not received within service.body_read_timeout_s", "Error"),
+    408: (
+        "the headers (service.header_read_timeout_s) or the body, sized or chunked "
+        "(service.body_read_timeout_s), did not arrive in time; the connection is closed",
+        "Error",
+    ),
     413: ("the body exceeds service.max_body_bytes", "Error"),
     415: ("the body is not application/json", "Error"),
     503: ("no champion loaded, overloaded, or the log/store is unavailable; retry", "Error"),

@@ -82,8 +82,25 @@ def startup_problems(settings: Settings, *, http_port: bool = True) -> list[str]
         if reason is not None:
             problems.append(f"state folder {folder} is not writable ({reason}): {_setting(key)}")
     models = settings.bentoml.home / "models"
-    if models.exists() and not os.access(models, os.R_OK | os.X_OK):
+    reason = _unreadable(models)
+    if reason is not None:
         problems.append(
-            f"model store {models} cannot be read (permission denied): {_setting('bentoml.home')}"
+            f"model store {models} cannot be read ({reason}): {_setting('bentoml.home')}"
         )
     return problems
+
+
+def _unreadable(folder: Path) -> str | None:
+    """Why the model store ``folder`` cannot be listed, or None when it can (or is not there
+    yet: BentoML creates it). Listing it, not asking ``os.access``: root passes every
+    permission check, but not a store that is a regular file or a broken mount."""
+    if not folder.exists():
+        return None
+    if not folder.is_dir():
+        return "it is not a folder"
+    try:
+        with os.scandir(folder) as entries:
+            next(entries, None)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None

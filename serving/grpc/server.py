@@ -152,13 +152,13 @@ class GrpcServer:
         return port
 
     async def stop(self) -> None:
-        """Report NOT_SERVING, then let in-flight calls finish within the request timeout."""
+        """Report NOT_SERVING, then let in-flight calls finish within the drain time."""
         if self._server is None:
             return
         if self._health_follower is not None:
             self._health_follower.cancel()
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
-        await self._server.stop(self._settings.service.request_timeout_s)
+        await self._server.stop(self._settings.service.drain_timeout_s)
         self._server = None
         logger.info("gRPC server on %s stopped", self.address)

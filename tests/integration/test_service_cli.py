@@ -94,16 +94,21 @@ def test_a_port_in_use_ends_start_up_with_one_line_naming_port_setting_and_varia
         ports = {"service__port": free_server_port(), "service__grpc_port": free_server_port()}
         ports[f"service__{held}"] = port
         environ = settings_env(tmp_path, **ports) | {"HOUSING_FEEDBACK_TOKEN": FEEDBACK_TOKEN}
-        started = time.monotonic()
-        process = _serve(environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        _, stderr = process.communicate(timeout=60)
-        elapsed = time.monotonic() - started
+        line = _refused_start_line(environ)
+    assert f"port {port} on 127.0.0.1 is in use" in line
+    assert setting in line and variable in line
+
+
+def _refused_start_line(environ: dict[str, str]) -> str:
+    """``housing serve`` must refuse within 20 s, exit 1, with exactly one line: that line."""
+    started = time.monotonic()
+    process = _serve(environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, stderr = process.communicate(timeout=60)
+    assert time.monotonic() - started < 20
     assert process.returncode == 1, stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1, stderr
-    assert f"port {port} on 127.0.0.1 is in use" in lines[0]
-    assert setting in lines[0] and variable in lines[0]
-    assert elapsed < 20
+    return lines[0]
 
 
 def test_an_unwritable_state_folder_ends_start_up_with_one_line(tmp_path: Path) -> None:
@@ -120,6 +125,23 @@ def test_an_unwritable_state_folder_ends_start_up_with_one_line(tmp_path: Path) 
     assert process.returncode == 1
     assert f"state folder {blocker / 'spool'} is not writable" in stderr
     assert "HOUSING_STORAGE__SPOOL_DIR" in stderr and "Traceback" not in stderr
+
+
+def test_an_unreadable_model_store_ends_start_up_with_one_line(tmp_path: Path) -> None:
+    """A store that cannot be listed even by root (here: a regular file where the models folder
+    belongs) is named with its setting and variable before anything starts."""
+    home = tmp_path / "bentoml"
+    home.mkdir()
+    (home / "models").write_text("not a folder")
+    environ = settings_env(
+        tmp_path,
+        bentoml_home=home,
+        service__port=free_server_port(),
+        service__grpc_port=free_server_port(),
+    ) | {"HOUSING_FEEDBACK_TOKEN": FEEDBACK_TOKEN}
+    line = _refused_start_line(environ)
+    assert f"model store {home / 'models'} cannot be read (it is not a folder)" in line
+    assert "bentoml.home" in line and "HOUSING_BENTOML__HOME" in line
 
 
 def test_bentoml_serve_with_the_grpc_port_in_use_exits_instead_of_crash_looping(

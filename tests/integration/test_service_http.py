@@ -409,6 +409,34 @@ def test_no_swap_and_no_monitor_figure_right_after_start(service: RunningService
         assert math.isnan(metrics.get(gauge, math.nan)), (gauge, metrics.get(gauge))
 
 
+def test_every_post_answer_carries_bentoml_request_context_headers(
+    service: RunningService,
+) -> None:
+    """The POST routes are answered by the project's middlewares, yet carry what BentoML's own
+    API routes carry: ``Server: BentoML Service/<name>`` on every answer (200, 400, 401, 415),
+    and on a traced route (``/admin/reload``; ``/predict`` and ``/feedback`` skip tracing for
+    speed, serving/runtime.py) a fresh ``X-BentoML-Request-ID`` per request from BentoML's
+    request context."""
+    server = "BentoML Service/housing_price_service"
+    answers = [
+        service.client.post(path, json={}, headers=_route_headers(path, service))
+        for path in POST_ROUTES
+    ]
+    answers.append(service.client.post("/feedback", json={"items": []}))  # no token
+    answers.append(
+        service.client.post("/predict", content=b"x", headers={"Content-Type": "text/plain"})
+    )
+    assert [answer.status_code for answer in answers] == [400, 400, 200, 401, 415]
+    assert all(answer.headers.get("server") == server for answer in answers), answers
+    headers = _route_headers("/admin/reload", service)
+    request_ids = [
+        service.client.post("/admin/reload", headers=headers).headers["x-bentoml-request-id"]
+        for _ in range(3)
+    ]
+    assert all(len(rid) == 16 and int(rid, 16) > 0 for rid in request_ids), request_ids
+    assert len(set(request_ids)) == 3, request_ids
+
+
 def _own_service(settings: Settings, folder: Any, **overrides: Any) -> Any:
     """A one-worker server of the session champion with its own log, for changed settings."""
     from tests.fixtures.serving import running_service
@@ -457,38 +485,117 @@ def test_cors_when_enabled_covers_a_preflight_and_a_cross_origin_predict(
         assert "access-control-allow-origin" not in stranger.headers
 
 
-def test_slow_bodies_get_408_and_sigterm_ends_within_the_body_timeout(
-    champion_settings: Settings, tmp_path: Any
-) -> None:
+def _address(service: RunningService) -> tuple[str, int]:
+    host, port = service.url.removeprefix("http://").split(":")
+    return host, int(port)
+
+
+def _stuck_client(service: RunningService, data: bytes) -> Any:
+    """A raw connection that sends ``data`` (part of a request) and then nothing."""
     import socket
 
-    timeout_s = 2.0
+    client = socket.create_connection(_address(service))
+    client.sendall(data)
+    return client
+
+
+def _answer_within(client: Any, limit_s: float) -> tuple[str, float]:
+    """What the server sends before closing ``client`` (read until EOF), and when (monotonic)."""
+    client.settimeout(limit_s)
+    answer = b""
+    while chunk := client.recv(4096):
+        answer += chunk
+    return answer.decode(errors="replace"), time.monotonic()
+
+
+def _head(host: str, *lines: str) -> bytes:
+    return ("\r\n".join(["POST /predict HTTP/1.1", f"Host: {host}", *lines]) + "\r\n").encode()
+
+
+def test_slow_headers_and_slow_bodies_get_408_from_the_configured_timeouts(
+    champion_settings: Settings, tmp_path: Any
+) -> None:
+    """A client that never finishes its headers, or its body (with Content-Length or chunked),
+    is answered 408 and cut after the configured time, not held open."""
+    header_s, body_s = 2.0, 3.0
     with _own_service(
-        champion_settings, tmp_path, service__body_read_timeout_s=timeout_s
+        champion_settings,
+        tmp_path,
+        service__header_read_timeout_s=header_s,
+        service__body_read_timeout_s=body_s,
     ) as slow_service:
-        host, port = slow_service.url.removeprefix("http://").split(":")
-        head = (
-            f"POST /predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            'Content-Length: 1000\r\n\r\n{"houses": ['
-        ).encode()
+        host, _ = _address(slow_service)
+        json_head = _head(host, "Content-Type: application/json")
+        clients = {
+            "silent": _stuck_client(slow_service, b""),
+            "headers": _stuck_client(slow_service, json_head),  # no blank line: headers go on
+            # a keep-alive connection: one answered request, then a next one's headers stall
+            "next headers": _stuck_client(
+                slow_service, f"GET /livez HTTP/1.1\r\nHost: {host}\r\n\r\n".encode() + json_head
+            ),
+            "sized body": _stuck_client(
+                slow_service, json_head + b'Content-Length: 1000\r\n\r\n{"houses": ['
+            ),
+            "chunked body": _stuck_client(
+                slow_service, json_head + b'Transfer-Encoding: chunked\r\n\r\nc\r\n{"houses": [\r\n'
+            ),
+        }
+        opened = time.monotonic()  # all within milliseconds of this
+        answers = {name: _answer_within(client, 30) for name, client in clients.items()}
+        for client in clients.values():
+            client.close()
+        assert slow_service.ready()  # the server itself is unaffected
+        log = slow_service.log_tail(200)
+    assert answers["next headers"][0].startswith("HTTP/1.1 200"), answers["next headers"]
+    for name in ("silent", "headers", "next headers"):
+        answer, closed = answers[name]
+        after_s = closed - opened
+        assert "HTTP/1.1 408" in answer, (name, answer)
+        assert f"request headers not received within {header_s:g} s" in answer
+        assert header_s - 0.5 < after_s < header_s + 5, (name, after_s)
+    for name in ("sized body", "chunked body"):
+        answer, closed = answers[name]
+        after_s = closed - opened
+        assert answer.startswith("HTTP/1.1 408"), (name, answer)
+        assert '{"error":"request body not received within 3 s"}' in answer, (name, answer)
+        assert body_s - 0.5 < after_s < body_s + 5, (name, after_s)
+    assert "Traceback" not in log, log
 
-        def slow_client() -> socket.socket:
-            client = socket.create_connection((host, int(port)))
-            client.sendall(head)  # ... and never the rest
-            return client
 
-        first = slow_client()
-        first.settimeout(timeout_s + 20)
-        started = time.monotonic()
-        answer = first.recv(4096).decode()
-        assert answer.startswith("HTTP/1.1 408"), answer
-        assert "not received within" in answer
-        assert time.monotonic() - started < timeout_s + 10
-        stuck = [slow_client() for _ in range(5)]
+def test_sigterm_ends_the_server_within_the_drain_time_despite_stuck_clients(
+    champion_settings: Settings, tmp_path: Any
+) -> None:
+    """Clients stuck mid-body (read timeouts far longer than the drain time), stuck mid-headers
+    and idle on keep-alive: SIGTERM still ends the whole server within ``drain_timeout_s``."""
+    drain_s = 3.0
+    with _own_service(
+        champion_settings,
+        tmp_path,
+        service__drain_timeout_s=drain_s,
+        service__body_read_timeout_s=120,
+        service__header_read_timeout_s=120,
+    ) as slow_service:
+        host, _ = _address(slow_service)
+        json_head = _head(host, "Content-Type: application/json")
+        stuck = [
+            _stuck_client(slow_service, json_head + b'Content-Length: 1000\r\n\r\n{"houses": [')
+            for _ in range(5)
+        ]
+        stuck.append(
+            _stuck_client(slow_service, json_head + b'Transfer-Encoding: chunked\r\n\r\n2\r\n{"')
+        )
+        stuck.append(_stuck_client(slow_service, json_head))
+        idle = [httpx.Client(base_url=slow_service.url) for _ in range(3)]
+        for client in idle:  # one answered request each; the connection stays open
+            assert client.post("/predict", json={"houses": california_records(1)}).is_success
+        time.sleep(0.5)  # the stuck requests have reached the application
         started = time.monotonic()
         exit_code = slow_service.terminate()
         stopped_after = time.monotonic() - started
-        for client in [first, *stuck]:
+        for client in stuck:
+            client.close()
+        for client in idle:
             client.close()
     assert exit_code == 0
-    assert stopped_after < timeout_s + 15, stopped_after
+    # drain time, then the lifespan shutdown (gRPC stop, prediction-log flush) and the arbiter
+    assert stopped_after < drain_s + 5, stopped_after

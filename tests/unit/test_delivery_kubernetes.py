@@ -93,12 +93,13 @@ def test_ports_probes_and_grace_period_match_the_service_configuration(rendered)
         assert container[probe]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "http"}
 
-    # SIGTERM first lets in-flight gRPC calls finish (up to request_timeout_s), then drains the
-    # prediction log (one flush, one database attempt bounded by the busy timeout).
+    # SIGTERM: open HTTP requests get service.drain_timeout_s, then in-flight gRPC calls as long
+    # again, then the prediction log is drained (one flush, one database attempt bounded by the
+    # busy timeout).
     storage = settings.storage
-    drain_s = storage.flush_interval_s + storage.sqlite_busy_timeout_ms / 1000
+    log_drain_s = storage.flush_interval_s + storage.sqlite_busy_timeout_ms / 1000
     grace = pod["terminationGracePeriodSeconds"]
-    assert grace > settings.service.request_timeout_s + drain_s
+    assert grace > 2 * settings.service.drain_timeout_s + log_drain_s
 
     service = rendered["Service", "housing-service"]
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
