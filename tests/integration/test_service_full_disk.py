@@ -24,7 +24,8 @@ from tests.fixtures.serving import (
     RunningService,
     example_records,
     labelled,
-    running_service,
+    service_with_own_log,
+    sqlite_log_url,
     wait_until_logged,
 )
 
@@ -79,20 +80,20 @@ def _wait(condition, timeout_s: float = 60.0) -> bool:  # type: ignore[no-untype
 def service_on_small_disk(
     settings: Settings, tmp_path: Path, policy: str
 ) -> Iterator[tuple[RunningService, str, Path]]:
-    with small_filesystem(tmp_path / "state") as state:
-        url = f"sqlite:///{state / 'predictions.db'}"
-        with running_service(
+    with (
+        small_filesystem(tmp_path / "state") as state,
+        service_with_own_log(
             settings,
+            state,
             log_dir=tmp_path,  # the server's own log and metrics stay on the normal disk
-            storage__url=url,
             storage__spool_dir=state / "journal",
             storage__flush_interval_s=0.1,
             storage__retry_interval_s=0.3,
             storage__on_log_unavailable=policy,
             storage__unlogged_report_interval_s=1,
-            service__workers=2,
-        ) as service:
-            yield service, url, state
+        ) as service,
+    ):
+        yield service, sqlite_log_url(state), state
 
 
 def test_full_disk_under_refuse_answers_503_and_loses_nothing(
