@@ -22,8 +22,9 @@ from housing.store.tables import predictions
 from monitoring.monitor import run_monitor
 from monitoring.simulator import simulate
 from monitoring.window import Window
+from support.prediction_log import logged_rows
 from tests.fixtures.monitoring import run_housing
-from tests.fixtures.serving import logged_rows, running_service, wait_until
+from tests.fixtures.serving import running_service, wait_until
 from tests.fixtures.training import copy_mlflow_db, make_settings
 
 LOOP_OVERRIDES = {
@@ -64,7 +65,7 @@ def test_drift_retrain_promote_and_hot_swap(loop_settings, monkeypatch) -> None:
         assert calm.answered == 1000 and calm.failed_requests == 0
         assert calm.model_versions == {"1": 1000}
         assert calm.feedback_outcomes["accepted"] == calm.feedback_sent > 400
-        wait_until(lambda: logged_rows(settings) >= 1000, "1000 logged predictions")
+        wait_until(lambda: logged_rows(settings.storage.url) >= 1000, "1000 logged predictions")
         middle = datetime.now(UTC)
         healthy = run_monitor(settings, Window(since=start, until=middle))
         assert healthy.summary.verdict == "healthy", healthy.summary.reasons
@@ -74,7 +75,7 @@ def test_drift_retrain_promote_and_hot_swap(loop_settings, monkeypatch) -> None:
         #    and `--retrain` trains, gates, promotes and packages a challenger.
         market = simulate(settings, "new_market", 1000, url=service.url, feedback_fraction=0.6)
         assert market.answered == 1000
-        wait_until(lambda: logged_rows(settings) >= 2000, "2000 logged predictions")
+        wait_until(lambda: logged_rows(settings.storage.url) >= 2000, "2000 logged predictions")
         done = run_housing(
             settings, "monitor", "--since", middle.isoformat(), "--retrain", **LOOP_OVERRIDES
         )

@@ -13,8 +13,9 @@ import httpx
 from housing import registry
 from housing.store.tables import predictions, shadow_predictions
 from monitoring.simulator import simulate
+from support.prediction_log import logged_rows
 from tests.fixtures.monitoring import run_housing
-from tests.fixtures.serving import logged_rows, running_service, wait_until
+from tests.fixtures.serving import running_service, wait_until
 from tests.fixtures.training import copy_mlflow_db, make_settings
 
 OVERRIDES = {
@@ -52,12 +53,17 @@ def test_shadow_is_judged_on_production_labels_and_promoted_without_restart(
         start = datetime.now(UTC)
         market = simulate(settings, "new_market", ROWS, url=service.url, feedback_fraction=0.6)
         assert market.answered == ROWS and market.model_versions == {"1": ROWS}
-        wait_until(lambda: logged_rows(settings, predictions) >= ROWS, "the prediction log")
+        wait_until(
+            lambda: logged_rows(settings.storage.url, predictions) >= ROWS, "the prediction log"
+        )
         metrics = service.metrics()
         scored = metrics.get("housing_shadow_rows_total", 0.0)
         skipped = metrics.get("housing_shadow_skipped_rows_total", 0.0)
         assert scored > 0 and scored + skipped >= ROWS / 2  # the thread may still be scoring
-        wait_until(lambda: logged_rows(settings, shadow_predictions) >= scored, "the shadow rows")
+        wait_until(
+            lambda: logged_rows(settings.storage.url, shadow_predictions) >= scored,
+            "the shadow rows",
+        )
 
         monitored = run_housing(settings, "monitor", "--since", start.isoformat(), **OVERRIDES)
         assert monitored.returncode in (0, 3), monitored.stdout + monitored.stderr
