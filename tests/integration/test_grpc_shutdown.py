@@ -13,6 +13,7 @@ from tests.fixtures.serving import (
     LoadGenerator,
     example_records,
     logged_prediction_ids,
+    rows_unflushed_for,
     service_with_own_log,
     sqlite_log_url,
 )
@@ -30,9 +31,7 @@ def test_sigterm_under_grpc_and_http_load_loses_no_answered_prediction(
         tmp_path,
         env={"BENTOML_HOME": str(home)},
         bentoml__home=home,
-        # Rows stay buffered: only the shutdown drain can save them.
-        storage__flush_interval_s=60,
-        storage__flush_max_rows=100000,
+        **rows_unflushed_for(60),  # only the shutdown drain can save the rows
     )
     with (
         server as service,

@@ -21,6 +21,7 @@ from tests.fixtures.serving import (
     example_records,
     labelled,
     logged_prediction_ids,
+    rows_unflushed_for,
     service_with_own_log,
     sqlite_log_url,
     wait_until_logged,
@@ -37,13 +38,8 @@ def test_sigterm_under_load_loses_no_answered_prediction(
     champion_settings: Settings, tmp_path: Path
 ) -> None:
     records = example_records(champion_settings)
-    with service_with_own_log(
-        champion_settings,
-        tmp_path,
-        # Rows stay buffered: only the shutdown drain can save them.
-        storage__flush_interval_s=60,
-        storage__flush_max_rows=100000,
-    ) as service:
+    # Rows stay buffered: only the shutdown drain can save them.
+    with service_with_own_log(champion_settings, tmp_path, **rows_unflushed_for(60)) as service:
         with LoadGenerator(service.url, records, clients=8, per_request=3) as load:
             load.wait_for_answers(300)
             service.process.send_signal(signal.SIGTERM)
@@ -128,13 +124,8 @@ def test_kill_9_of_one_worker_under_load_loses_no_answered_prediction(
 ) -> None:
     """20 s of load, one worker killed in the middle: its journal is replayed once it is back."""
     records = example_records(champion_settings)
-    with service_with_own_log(
-        champion_settings,
-        tmp_path,
-        # Rows stay in the journal for 5 s: the killed worker surely leaves some behind.
-        storage__flush_interval_s=5,
-        storage__flush_max_rows=100000,
-    ) as service:
+    # Rows stay in the journal for 5 s: the killed worker surely leaves some behind.
+    with service_with_own_log(champion_settings, tmp_path, **rows_unflushed_for(5)) as service:
         workers = service.worker_pids()
         assert len(workers) == 2, service.log_tail()
         started = time.monotonic()
@@ -162,7 +153,7 @@ def test_kill_9_of_the_whole_server_loses_nothing_after_the_next_start(
 ) -> None:
     url, spool = sqlite_log_url(tmp_path), tmp_path / "spool"
     records = example_records(champion_settings)
-    options = {"storage__flush_interval_s": 5, "storage__flush_max_rows": 100000}
+    options = rows_unflushed_for(5)
     with service_with_own_log(champion_settings, tmp_path, **options) as service:
         workers = service.worker_pids()  # each in its own session: killpg does not reach them
         assert len(workers) == 2, service.log_tail()
