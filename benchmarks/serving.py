@@ -44,6 +44,7 @@ from typing import Any
 import httpx
 
 from benchmarks import peers
+from support.prediction_log import logged_prediction_ids, logged_rows
 from support.processes import free_server_port, stop_process, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -348,37 +349,11 @@ def metric(url: str, name: str) -> float:
 
 
 def count_sqlite_rows(url: str) -> int:
-    from sqlalchemy import create_engine, func, select
-
-    from housing.store.tables import predictions
-
-    engine = create_engine(url)
+    """Rows in the log at ``url``; 0 before the service has created its table."""
     try:
-        with engine.connect() as connection:
-            return int(connection.execute(select(func.count()).select_from(predictions)).scalar())
+        return logged_rows(url)
     except Exception:
         return 0
-    finally:
-        engine.dispose()
-
-
-def logged_ids(url: str, ids: Sequence[str]) -> set[str]:
-    from sqlalchemy import create_engine, select
-
-    from housing.store.tables import predictions
-
-    engine = create_engine(url)
-    found: set[str] = set()
-    try:
-        with engine.connect() as connection:
-            for start in range(0, len(ids), 500):
-                query = select(predictions.c.prediction_id).where(
-                    predictions.c.prediction_id.in_(list(ids[start : start + 500]))
-                )
-                found.update(connection.execute(query).scalars())
-    finally:
-        engine.dispose()
-    return found
 
 
 def settled_count(count: Any, timeout_s: float = 30.0) -> int:
@@ -677,7 +652,7 @@ def grpc_measure(config: Path, grpc_port: int, args: Any, db: str, url: str) -> 
             batches = metric(url, "housing_batch_size_count") - batch_count
             merged = metric(url, "housing_batch_size_sum") - batch_sum
             settled_count(lambda: count_sqlite_rows(db))
-            logged = len(logged_ids(db, result.prediction_ids))
+            logged = len(logged_prediction_ids(db, result.prediction_ids))
             row = Row(
                 server="service", protocol="gRPC", records_per_request=per_request,
                 concurrency=concurrency, requests=result.requests,

@@ -54,13 +54,7 @@ class Verdict:
 
 
 def _figure(column: ColumnDrift) -> ColumnDriftFigure:
-    return ColumnDriftFigure(
-        column=column.column,
-        method=column.method,
-        threshold=column.threshold,
-        score=column.score,
-        drifted=column.drifted,
-    )
+    return ColumnDriftFigure.model_validate(column, from_attributes=True)
 
 
 def lone_drift_check(column: ColumnDrift, multiple: float) -> Check:

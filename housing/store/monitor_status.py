@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from pydantic import field_validator
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -41,18 +42,25 @@ def record_run(engine: Engine, summary: RunSummary) -> None:
 
 
 class MonitorStatus(Figures):
-    """Figures of the newest monitor run, as the service publishes them (gauges)."""
+    """Figures of the newest monitor run, as the service publishes them (gauges); the fields
+    are columns of ``monitoring_runs``."""
 
     verdict: str
     exit_code: int
     drift_share: float | None
-    prediction_drift_score: float | None
+    prediction_drift: float | None
     rmse: float | None
     coverage: float | None
     labelled: int | None
     rows: int | None
     model_version: str | None
     finished_at: datetime
+
+    @field_validator("finished_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        """SQLite returns naive timestamps; the log stores UTC."""
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
     @property
     def finished_at_epoch(self) -> float:
@@ -68,23 +76,7 @@ def latest_status(settings: Settings, engine: Engine | None = None) -> MonitorSt
             row = connection.execute(query).first()
     except SQLAlchemyError:
         return None
-    if row is None:
-        return None
-    finished = row.finished_at
-    if finished.tzinfo is None:
-        finished = finished.replace(tzinfo=UTC)
-    return MonitorStatus(
-        verdict=row.verdict,
-        exit_code=row.exit_code,
-        drift_share=row.drift_share,
-        prediction_drift_score=row.prediction_drift,
-        rmse=row.rmse,
-        coverage=row.coverage,
-        labelled=row.labelled,
-        rows=row.rows,
-        model_version=None if row.model_version is None else str(row.model_version),
-        finished_at=finished,
-    )
+    return None if row is None else MonitorStatus.model_validate(row, from_attributes=True)
 
 
 def version_history(engine: Engine, version: int | str, limit: int) -> list[dict[str, object]]:

@@ -15,15 +15,16 @@ from datetime import UTC, datetime
 import httpx
 import numpy as np
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from housing.store.database import open_log
 from housing.store.tables import predictions
 from monitoring.monitor import run_monitor
 from monitoring.simulator import simulate
 from monitoring.window import Window
+from support.prediction_log import logged_rows
 from tests.fixtures.monitoring import run_housing
-from tests.fixtures.serving import running_service
+from tests.fixtures.serving import running_service, wait_until
 from tests.fixtures.training import copy_mlflow_db, make_settings
 
 LOOP_OVERRIDES = {
@@ -34,21 +35,6 @@ LOOP_OVERRIDES = {
     "service__model_poll_interval_s": 1,
     "storage__flush_interval_s": 0.1,
 }
-
-
-def _logged(settings) -> int:
-    engine = open_log(settings)
-    with engine.connect() as connection:
-        count = connection.execute(select(func.count()).select_from(predictions)).scalar_one()
-    engine.dispose()
-    return int(count)
-
-
-def _wait_logged(settings, count: int, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while _logged(settings) < count:
-        assert time.monotonic() < deadline, f"only {_logged(settings)} of {count} rows logged"
-        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -79,7 +65,7 @@ def test_drift_retrain_promote_and_hot_swap(loop_settings, monkeypatch) -> None:
         assert calm.answered == 1000 and calm.failed_requests == 0
         assert calm.model_versions == {"1": 1000}
         assert calm.feedback_outcomes["accepted"] == calm.feedback_sent > 400
-        _wait_logged(settings, 1000)
+        wait_until(lambda: logged_rows(settings.storage.url) >= 1000, "1000 logged predictions")
         middle = datetime.now(UTC)
         healthy = run_monitor(settings, Window(since=start, until=middle))
         assert healthy.summary.verdict == "healthy", healthy.summary.reasons
@@ -89,7 +75,7 @@ def test_drift_retrain_promote_and_hot_swap(loop_settings, monkeypatch) -> None:
         #    and `--retrain` trains, gates, promotes and packages a challenger.
         market = simulate(settings, "new_market", 1000, url=service.url, feedback_fraction=0.6)
         assert market.answered == 1000
-        _wait_logged(settings, 2000)
+        wait_until(lambda: logged_rows(settings.storage.url) >= 2000, "2000 logged predictions")
         done = run_housing(
             settings, "monitor", "--since", middle.isoformat(), "--retrain", **LOOP_OVERRIDES
         )

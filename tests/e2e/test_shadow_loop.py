@@ -6,18 +6,16 @@ shadow without a restart, send traffic whose prices moved (concept shift) with f
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 
 import httpx
-from sqlalchemy import func, select
 
 from housing import registry
-from housing.store.database import open_log
 from housing.store.tables import predictions, shadow_predictions
 from monitoring.simulator import simulate
+from support.prediction_log import logged_rows
 from tests.fixtures.monitoring import run_housing
-from tests.fixtures.serving import running_service
+from tests.fixtures.serving import running_service, wait_until
 from tests.fixtures.training import copy_mlflow_db, make_settings
 
 OVERRIDES = {
@@ -27,21 +25,6 @@ OVERRIDES = {
     "storage__flush_interval_s": 0.1,
 }
 ROWS = 1000
-
-
-def _count(settings, table) -> int:
-    engine = open_log(settings)
-    with engine.connect() as connection:
-        count = connection.execute(select(func.count()).select_from(table)).scalar_one()
-    engine.dispose()
-    return int(count)
-
-
-def _until(condition, what: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.3)
 
 
 def test_shadow_is_judged_on_production_labels_and_promoted_without_restart(
@@ -65,17 +48,22 @@ def test_shadow_is_judged_on_production_labels_and_promoted_without_restart(
         started = run_housing(settings, "shadow", "start", "2", **OVERRIDES)
         assert started.returncode == 0, started.stderr
         model = lambda: httpx.get(f"{service.url}/model", timeout=10).json()  # noqa: E731
-        _until(lambda: (model().get("shadow") or {}).get("model_version") == "2", "the shadow")
+        wait_until(lambda: (model().get("shadow") or {}).get("model_version") == "2", "the shadow")
 
         start = datetime.now(UTC)
         market = simulate(settings, "new_market", ROWS, url=service.url, feedback_fraction=0.6)
         assert market.answered == ROWS and market.model_versions == {"1": ROWS}
-        _until(lambda: _count(settings, predictions) >= ROWS, "the prediction log")
+        wait_until(
+            lambda: logged_rows(settings.storage.url, predictions) >= ROWS, "the prediction log"
+        )
         metrics = service.metrics()
         scored = metrics.get("housing_shadow_rows_total", 0.0)
         skipped = metrics.get("housing_shadow_skipped_rows_total", 0.0)
         assert scored > 0 and scored + skipped >= ROWS / 2  # the thread may still be scoring
-        _until(lambda: _count(settings, shadow_predictions) >= scored, "the shadow rows")
+        wait_until(
+            lambda: logged_rows(settings.storage.url, shadow_predictions) >= scored,
+            "the shadow rows",
+        )
 
         monitored = run_housing(settings, "monitor", "--since", start.isoformat(), **OVERRIDES)
         assert monitored.returncode in (0, 3), monitored.stdout + monitored.stderr
@@ -96,8 +84,8 @@ def test_shadow_is_judged_on_production_labels_and_promoted_without_restart(
 
         promoted = run_housing(settings, "promote", "--from-shadow", **OVERRIDES)
         assert promoted.returncode == 0, promoted.stdout + promoted.stderr
-        _until(lambda: model()["model_version"] == "2", "the swap to version 2")
-        _until(lambda: model().get("shadow") is None, "the shadow to stop")
+        wait_until(lambda: model()["model_version"] == "2", "the swap to version 2")
+        wait_until(lambda: model().get("shadow") is None, "the shadow to stop")
         assert service.process.pid == pid and service.process.poll() is None
         card = httpx.get(f"{service.url}/model/card", timeout=30)
         assert card.status_code == 200 and "from shadow:" in card.text

@@ -15,12 +15,31 @@ import httpx
 import pytest
 
 from delivery.build import git_state
-from delivery.smoke import run_smoke
-from tests.fixtures.delivery import bento_runtime, serve_imported_tag, serve_with_entrypoint
+from delivery.smoke import SmokeReport, run_smoke
+from housing.config import Settings
+from tests.fixtures.delivery import (
+    EntrypointServer,
+    bento_runtime,
+    serve_imported_tag,
+    serve_with_entrypoint,
+)
 from tests.fixtures.serving import FEEDBACK_TOKEN
 from tests.fixtures.training import ROOT
 
 pytestmark = pytest.mark.slow
+# A Bento served from its own entrypoint or an imported archive starts slower than the project.
+SMOKE_READY_TIMEOUT_S = 180.0
+
+
+def smoke(settings: Settings, server: EntrypointServer) -> SmokeReport:
+    """The post-deploy smoke check (``delivery.smoke``) against a served Bento."""
+    return run_smoke(
+        settings,
+        server.url,
+        server.grpc_target,
+        FEEDBACK_TOKEN,
+        ready_timeout_s=SMOKE_READY_TIMEOUT_S,
+    )
 
 
 def test_bento_tag_and_labels_name_the_model_and_commit(champion_settings, built_bento) -> None:
@@ -80,13 +99,7 @@ def test_bento_serves_from_its_own_entrypoint_and_requirements(
         assert "build-essential" not in (runtime.bento_dir / recipe).read_text()
 
     with serve_with_entrypoint(runtime, FEEDBACK_TOKEN, tmp_path) as server:
-        report = run_smoke(
-            champion_settings,
-            server.url,
-            server.grpc_target,
-            FEEDBACK_TOKEN,
-            ready_timeout_s=180.0,
-        )
+        report = smoke(champion_settings, server)
         model = httpx.get(f"{server.url}/model", timeout=30).json()
         exposed = httpx.get(f"{server.url}/metrics", timeout=30).text
     assert report.model_version == runtime.info["labels"]["model_version"]
@@ -107,13 +120,7 @@ def test_bento_serves_from_its_own_entrypoint_and_requirements(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     with serve_imported_tag(runtime, built_bento, FEEDBACK_TOKEN, elsewhere) as server:
-        report = run_smoke(
-            champion_settings,
-            server.url,
-            server.grpc_target,
-            FEEDBACK_TOKEN,
-            ready_timeout_s=180.0,
-        )
+        report = smoke(champion_settings, server)
     assert report.model_version == runtime.info["labels"]["model_version"]
     assert [line.split(":")[0] for line in report.checks[1:]] == [
         "HTTP predict",

@@ -13,7 +13,9 @@ from tests.fixtures.serving import (
     LoadGenerator,
     example_records,
     logged_prediction_ids,
-    running_service,
+    rows_unflushed_for,
+    service_with_own_log,
+    sqlite_log_url,
 )
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
@@ -22,20 +24,14 @@ pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 def test_sigterm_under_grpc_and_http_load_loses_no_answered_prediction(
     champion_settings: Settings, tmp_path: Path
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'predictions.db'}"
     records = example_records(champion_settings)
     home = private_bentoml_home(champion_settings, tmp_path)
-    server = running_service(
+    server = service_with_own_log(
         champion_settings,
-        log_dir=tmp_path,
+        tmp_path,
         env={"BENTOML_HOME": str(home)},
         bentoml__home=home,
-        storage__url=url,
-        storage__spool_dir=tmp_path / "spool",
-        # Rows stay buffered: only the shutdown drain can save them.
-        storage__flush_interval_s=60,
-        storage__flush_max_rows=100000,
-        service__workers=2,
+        **rows_unflushed_for(60),  # only the shutdown drain can save the rows
     )
     with (
         server as service,
@@ -53,5 +49,5 @@ def test_sigterm_under_grpc_and_http_load_loses_no_answered_prediction(
     refused = set(over_grpc.statuses) - {"OK"}
     assert refused <= {"UNAVAILABLE", "CANCELLED"}, over_grpc.errors[:5]
     for answered in (grpc_answered, http_answered):
-        missing = set(answered) - logged_prediction_ids(url, answered)
+        missing = set(answered) - logged_prediction_ids(sqlite_log_url(tmp_path), answered)
         assert not missing, f"{len(missing)} of {len(answered)} answered predictions not logged"

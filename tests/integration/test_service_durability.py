@@ -21,7 +21,9 @@ from tests.fixtures.serving import (
     example_records,
     labelled,
     logged_prediction_ids,
-    running_service,
+    rows_unflushed_for,
+    service_with_own_log,
+    sqlite_log_url,
     wait_until_logged,
 )
 
@@ -35,44 +37,30 @@ FEEDBACK_RETRY_S = 10.0
 def test_sigterm_under_load_loses_no_answered_prediction(
     champion_settings: Settings, tmp_path: Path
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'predictions.db'}"
     records = example_records(champion_settings)
-    with running_service(
-        champion_settings,
-        log_dir=tmp_path,
-        storage__url=url,
-        storage__spool_dir=tmp_path / "spool",
-        # Rows stay buffered: only the shutdown drain can save them.
-        storage__flush_interval_s=60,
-        storage__flush_max_rows=100000,
-        service__workers=2,
-    ) as service:
+    # Rows stay buffered: only the shutdown drain can save them.
+    with service_with_own_log(champion_settings, tmp_path, **rows_unflushed_for(60)) as service:
         with LoadGenerator(service.url, records, clients=8, per_request=3) as load:
             load.wait_for_answers(300)
             service.process.send_signal(signal.SIGTERM)
             assert service.process.wait(60) == 0, service.log_tail()
         answered = list(load.answered_ids)
     assert len(answered) >= 300
-    missing = set(answered) - logged_prediction_ids(url, answered)
+    missing = set(answered) - logged_prediction_ids(sqlite_log_url(tmp_path), answered)
     assert not missing, f"{len(missing)} of {len(answered)} answered predictions not logged"
 
 
 def test_database_outage_spools_then_replays_every_prediction(
     champion_settings: Settings, tmp_path: Path
 ) -> None:
-    db_path = tmp_path / "predictions.db"
-    url = f"sqlite:///{db_path}"
-    spool = tmp_path / "spool"
+    db_path, url, spool = tmp_path / "predictions.db", sqlite_log_url(tmp_path), tmp_path / "spool"
     records = example_records(champion_settings)
-    with running_service(
+    with service_with_own_log(
         champion_settings,
-        log_dir=tmp_path,
-        storage__url=url,
-        storage__spool_dir=spool,
+        tmp_path,
         storage__flush_interval_s=0.1,
         storage__sqlite_busy_timeout_ms=100,
         storage__retry_interval_s=0.3,
-        service__workers=2,
     ) as service:
         service.predict(records[:1])  # schema exists
         # The outage: another process holds the write lock, so every log write times out.
@@ -89,12 +77,7 @@ def test_database_outage_spools_then_replays_every_prediction(
             blocker.execute("ROLLBACK")
             blocker.close()
         answered = list(load.answered_ids)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if logged_prediction_ids(url, answered) == set(answered):
-                break
-            time.sleep(0.2)
-        assert logged_prediction_ids(url, answered) == set(answered)
+        assert not wait_until_logged(url, answered, timeout_s=30), "spooled rows not replayed"
         deadline = time.monotonic() + 10
         while service.metrics()["housing_log_journal_rows"] > 0 and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -113,13 +96,8 @@ def test_hot_swap_under_load_fails_no_request(training_settings: Settings, tmp_p
     run_training(training_settings, force=True, reason="hot swap test v2")
     promote(training_settings, 1, reason="hot swap test: serve v1 first")
     records = example_records(training_settings)
-    with running_service(
-        training_settings,
-        log_dir=tmp_path,
-        storage__url=f"sqlite:///{tmp_path / 'predictions.db'}",
-        storage__spool_dir=tmp_path / "spool",
-        service__model_poll_interval_s=0.5,
-        service__workers=2,
+    with service_with_own_log(
+        training_settings, tmp_path, service__model_poll_interval_s=0.5
     ) as service:
         with LoadGenerator(service.url, records, clients=6) as load:
             load.wait_for_answers(200)
@@ -145,18 +123,9 @@ def test_kill_9_of_one_worker_under_load_loses_no_answered_prediction(
     champion_settings: Settings, tmp_path: Path
 ) -> None:
     """20 s of load, one worker killed in the middle: its journal is replayed once it is back."""
-    url = f"sqlite:///{tmp_path / 'predictions.db'}"
     records = example_records(champion_settings)
-    with running_service(
-        champion_settings,
-        log_dir=tmp_path,
-        storage__url=url,
-        storage__spool_dir=tmp_path / "spool",
-        # Rows stay in the journal for 5 s: the killed worker surely leaves some behind.
-        storage__flush_interval_s=5,
-        storage__flush_max_rows=100000,
-        service__workers=2,
-    ) as service:
+    # Rows stay in the journal for 5 s: the killed worker surely leaves some behind.
+    with service_with_own_log(champion_settings, tmp_path, **rows_unflushed_for(5)) as service:
         workers = service.worker_pids()
         assert len(workers) == 2, service.log_tail()
         started = time.monotonic()
@@ -175,24 +144,17 @@ def test_kill_9_of_one_worker_under_load_loses_no_answered_prediction(
         assert len(service.worker_pids()) == 2, "the killed worker was not replaced"
         answered = list(load.answered_ids)
         assert len(answered) > answered_before_kill > 0
-        missing = wait_until_logged(url, answered)
+        missing = wait_until_logged(sqlite_log_url(tmp_path), answered)
         assert not missing, f"{len(missing)} of {len(answered)} answered predictions not logged"
 
 
 def test_kill_9_of_the_whole_server_loses_nothing_after_the_next_start(
     champion_settings: Settings, tmp_path: Path
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'predictions.db'}"
-    spool = tmp_path / "spool"
+    url, spool = sqlite_log_url(tmp_path), tmp_path / "spool"
     records = example_records(champion_settings)
-    options = {
-        "storage__url": url,
-        "storage__spool_dir": spool,
-        "storage__flush_interval_s": 5,
-        "storage__flush_max_rows": 100000,
-        "service__workers": 2,
-    }
-    with running_service(champion_settings, log_dir=tmp_path, **options) as service:
+    options = rows_unflushed_for(5)
+    with service_with_own_log(champion_settings, tmp_path, **options) as service:
         workers = service.worker_pids()  # each in its own session: killpg does not reach them
         assert len(workers) == 2, service.log_tail()
         with LoadGenerator(service.url, records, clients=8, per_request=2) as load:
@@ -206,7 +168,7 @@ def test_kill_9_of_the_whole_server_loses_nothing_after_the_next_start(
                    for pid in workers)  # fmt: skip
     assert list(spool.glob("*.jsonl")), "the killed server left no journal"
     assert logged_prediction_ids(url, answered) != set(answered)  # not yet: it was journaled
-    with running_service(champion_settings, log_dir=tmp_path / "second", **options):
+    with service_with_own_log(champion_settings, tmp_path, log_dir=tmp_path / "second", **options):
         missing = wait_until_logged(url, answered)
     assert not missing, f"{len(missing)} of {len(answered)} answered predictions not logged"
     assert not list(spool.glob("*.jsonl")), "replayed journals must be removed"
@@ -219,17 +181,11 @@ def test_feedback_recovers_without_restart_after_the_database_file_is_moved_away
     champion_settings: Settings, tmp_path: Path
 ) -> None:
     db_path = tmp_path / "predictions.db"
-    url = f"sqlite:///{db_path}"
     records = example_records(champion_settings)
     moved = tmp_path / "moved"
     moved.mkdir()
-    with running_service(
-        champion_settings,
-        log_dir=tmp_path,
-        storage__url=url,
-        storage__spool_dir=tmp_path / "spool",
-        storage__flush_interval_s=0.1,
-        service__workers=2,
+    with service_with_own_log(
+        champion_settings, tmp_path, storage__flush_interval_s=0.1
     ) as service:
         with LoadGenerator(service.url, records, clients=4) as load:
             load.wait_for_answers(100)

@@ -24,7 +24,8 @@ from tests.fixtures.serving import (
     RunningService,
     example_records,
     labelled,
-    running_service,
+    service_with_own_log,
+    sqlite_log_url,
     wait_until_logged,
 )
 
@@ -76,42 +77,45 @@ def _wait(condition, timeout_s: float = 60.0) -> bool:  # type: ignore[no-untype
 
 
 @contextlib.contextmanager
-def service_on_small_disk(
+def full_disk_under_load(
     settings: Settings, tmp_path: Path, policy: str
-) -> Iterator[tuple[RunningService, str, Path]]:
-    with small_filesystem(tmp_path / "state") as state:
-        url = f"sqlite:///{state / 'predictions.db'}"
-        with running_service(
+) -> Iterator[tuple[RunningService, LoadGenerator, str, Path]]:
+    """A service whose log and journal live on a small disk, under load (200 answers in), at the
+    moment that disk fills up: yields the service, its clients, the log URL and the state folder
+    (``state / "filler"`` is the file that fills it)."""
+    with (
+        small_filesystem(tmp_path / "state") as state,
+        service_with_own_log(
             settings,
+            state,
             log_dir=tmp_path,  # the server's own log and metrics stay on the normal disk
-            storage__url=url,
             storage__spool_dir=state / "journal",
             storage__flush_interval_s=0.1,
             storage__retry_interval_s=0.3,
             storage__on_log_unavailable=policy,
             storage__unlogged_report_interval_s=1,
-            service__workers=2,
-        ) as service:
-            yield service, url, state
+        ) as service,
+        LoadGenerator(service.url, example_records(settings), clients=4, per_request=5) as load,
+    ):
+        load.wait_for_answers(200)
+        fill(state / "filler")
+        yield service, load, sqlite_log_url(state), state
 
 
 def test_full_disk_under_refuse_answers_503_and_loses_nothing(
     champion_settings: Settings, tmp_path: Path
 ) -> None:
-    records = example_records(champion_settings)
-    with service_on_small_disk(champion_settings, tmp_path, "refuse") as (service, url, state):
-        with LoadGenerator(service.url, records, clients=4, per_request=5) as load:
-            load.wait_for_answers(200)
-            fill(state / "filler")
-            assert _wait(lambda: 503 in load.statuses), "a full disk must not be silent"
-            assert _wait(lambda: not service.ready()), "readiness must turn false"
-            refusal = service.client.post("/predict", json={"houses": records[:1]})
-            assert refusal.status_code == 503
-            assert "prediction log cannot store rows" in refusal.json()["error"]
-            (state / "filler").unlink()
-            assert _wait(service.ready), "readiness must come back once rows can be stored"
-            recovered = len(load.answered_ids)
-            load.wait_for_answers(recovered + 200)
+    record = example_records(champion_settings, count=1)
+    with full_disk_under_load(champion_settings, tmp_path, "refuse") as (service, load, url, state):
+        assert _wait(lambda: 503 in load.statuses), "a full disk must not be silent"
+        assert _wait(lambda: not service.ready()), "readiness must turn false"
+        refusal = service.client.post("/predict", json={"houses": record})
+        assert refusal.status_code == 503
+        assert "prediction log cannot store rows" in refusal.json()["error"]
+        (state / "filler").unlink()
+        assert _wait(service.ready), "readiness must come back once rows can be stored"
+        load.wait_for_answers(len(load.answered_ids) + 200)
+        load.stop()
         metrics = service.metrics()
         answered = list(load.answered_ids)
         missing = wait_until_logged(url, answered)
@@ -125,15 +129,12 @@ def test_full_disk_under_refuse_answers_503_and_loses_nothing(
 def test_full_disk_under_serve_keeps_answering_and_counts_every_unlogged_row(
     champion_settings: Settings, tmp_path: Path
 ) -> None:
-    records = example_records(champion_settings)
-    with service_on_small_disk(champion_settings, tmp_path, "serve") as (service, url, state):
-        with LoadGenerator(service.url, records, clients=4, per_request=5) as load:
-            load.wait_for_answers(200)
-            fill(state / "filler")
-            assert _wait(lambda: service.metrics().get("housing_log_rows_dropped_total", 0) > 0)
-            assert service.ready(), "serve keeps the worker ready"
-            (state / "filler").unlink()
-            load.wait_for_answers(len(load.answered_ids) + 200)
+    with full_disk_under_load(champion_settings, tmp_path, "serve") as (service, load, url, state):
+        assert _wait(lambda: service.metrics().get("housing_log_rows_dropped_total", 0) > 0)
+        assert service.ready(), "serve keeps the worker ready"
+        (state / "filler").unlink()
+        load.wait_for_answers(len(load.answered_ids) + 200)
+        load.stop()
         assert set(load.statuses) == {200}
         answered = list(load.answered_ids)
         assert _wait(lambda: service.metrics()["housing_log_journal_rows"] == 0)

@@ -439,12 +439,9 @@ def test_every_post_answer_carries_bentoml_request_context_headers(
 
 def _own_service(settings: Settings, folder: Any, **overrides: Any) -> Any:
     """A one-worker server of the session champion with its own log, for changed settings."""
-    from tests.fixtures.serving import running_service
+    from tests.fixtures.serving import service_with_own_log
 
-    return running_service(
-        settings, log_dir=folder, storage__url=f"sqlite:///{folder / 'predictions.db'}",
-        storage__spool_dir=folder / "spool", service__workers=1, **overrides,
-    )  # fmt: skip
+    return service_with_own_log(settings, folder, service__workers=1, **overrides)
 
 
 def test_cors_when_enabled_covers_a_preflight_and_a_cross_origin_predict(

@@ -21,6 +21,7 @@ from tests.fixtures.serving import (
     example_records,
     logged_prediction_ids,
     running_service,
+    service_with_own_log,
     wait_until_logged,
 )
 
@@ -138,14 +139,13 @@ def test_postgresql_killed_and_restarted_under_load_loses_nothing(
     records = example_records(champion_settings)
     try:
         cluster.start()
-        with running_service(
+        with service_with_own_log(
             champion_settings,
-            log_dir=tmp_path,
+            tmp_path,
             storage__url=cluster.url,
             storage__spool_dir=tmp_path / "journal",
             storage__flush_interval_s=0.1,
             storage__retry_interval_s=0.5,
-            service__workers=2,
         ) as service:
             with LoadGenerator(service.url, records, clients=6, per_request=2) as load:
                 load.wait_for_answers(200)
