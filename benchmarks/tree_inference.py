@@ -60,9 +60,7 @@ def main() -> None:
         rows = houses.head(size)
         prices = [engine.predict(rows).price for engine in engines.values()]
         np.testing.assert_allclose(prices[1], prices[0], rtol=1e-9)
-        seconds = [
-            best_of(lambda e=e, r=rows: e.predict(r), args.repeat) for e in engines.values()
-        ]
+        seconds = [best_of(lambda e=e, r=rows: e.predict(r), args.repeat) for e in engines.values()]
         print(f"| {size} | {seconds[0] * 1e3:.2f} | {seconds[1] * 1e3:.2f} | "
               f"{seconds[1] / seconds[0]:.2f} |")  # fmt: skip
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
