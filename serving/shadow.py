@@ -145,12 +145,14 @@ class ShadowScorer:
         ids = [prediction_id for _, batch_ids, _ in gathered for prediction_id in batch_ids]
         records = [record for _, _, batch_records in gathered for record in batch_records]
         try:
-            self._score(model, ids, records)
+            self.score_rows(model, ids, records)
         except Exception:  # a failing shadow must never disturb serving
             logger.exception("shadow version %s failed on %d rows", model.version, len(ids))
             self._metrics.shadow_skipped.labels(reason="failed").inc(len(ids))
 
-    def _score(self, model: LoadedModel, ids: list[str], records: list[dict[str, Any]]) -> None:
+    def score_rows(self, model: LoadedModel, ids: list[str], records: list[dict[str, Any]]) -> None:
+        """Price ``records`` with ``model`` and log them against ``ids`` now: one model call and
+        one insert, the thread's unit of work (benchmarks/shadow_cost.py times it)."""
         estimates = model.pricing.predict(validated_records_frame(records, self._settings))
         now, version = datetime.now(UTC), str(model.version)
         rows = [
