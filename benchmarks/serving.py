@@ -75,6 +75,8 @@ PRICE_RTOL = 1e-6
 # Drain after the warm-up: single requests until one answers within this, for at most the limit.
 DRAIN_FAST_S = 0.1
 DRAIN_LIMIT_S = 30.0
+# The shadow writes its gathered rows within service.shadow.max_wait_ms; wait at most this.
+SHADOW_SETTLE_S = 10.0
 WRK_THREADS = 2
 MLSERVER = "mlserver"
 SERVER_LABELS = {
@@ -555,6 +557,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(TABLE_HEADER, flush=True)
     rows: list[Row] = []
+    notes: list[str] = []
     for server in args.servers:
         port = free_server_port()
         label = SERVER_LABELS[server]
@@ -612,6 +615,8 @@ def main(argv: list[str] | None = None) -> None:
             )  # fmt: skip
             if args.grpc and server == "service":
                 rows += grpc_measure(config, grpc_port, args, db, url)
+            if server == "shadow":
+                notes.append(shadow_note(url, label))
 
     load_end = os.getloadavg()
     markdown = "\n".join([
@@ -622,6 +627,7 @@ def main(argv: list[str] | None = None) -> None:
         "and a drain).",
         "",
         side_by_side(rows),
+        *(["", *notes] if notes else []),
     ])  # fmt: skip
     stamp = started.strftime("%Y%m%dT%H%M%S")
     (RESULTS / f"serving-{stamp}.md").write_text(markdown + "\n")
@@ -632,6 +638,24 @@ def main(argv: list[str] | None = None) -> None:
     if args.write_docs:
         write_docs(markdown)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def shadow_note(url: str, label: str) -> str:
+    """How much of the server's traffic the shadow priced (warm-up and drain included), once
+    the rows it gathered have been written (``service.shadow.max_wait_ms``)."""
+    deadline = time.monotonic() + SHADOW_SETTLE_S
+    while True:
+        scored = metric(url, "housing_shadow_rows_total")
+        skipped = metric(url, "housing_shadow_skipped_rows_total")
+        answered = metric(url, "housing_predictions_total")
+        if scored + skipped >= answered or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    share = scored / answered if answered else 0.0
+    return (
+        f"{label}: the shadow priced {scored:,.0f} of {answered:,.0f} answered rows ({share:.1%}); "
+        f"{skipped:,.0f} skipped (behind or failed)."
+    )
 
 
 def grpc_measure(config: Path, grpc_port: int, args: Any, db: str, url: str) -> list[Row]:

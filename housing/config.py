@@ -360,7 +360,18 @@ class ShadowConfig(Section):
     )
     max_pending_batches: PositiveInt = Field(
         default=4,
-        description="batches waiting for the shadow; a batch beyond this is skipped and counted",
+        description="batches waiting for the shadow while it prices; a batch beyond this is "
+        "skipped and counted",
+    )
+    batch_rows: PositiveInt = Field(
+        default=500,
+        description="rows the shadow gathers from several model batches before one model call "
+        "and one insert (the per-call cost is paid once per this many rows)",
+    )
+    max_wait_ms: PositiveInt = Field(
+        default=1000,
+        description="the longest a gathered row waits for batch_rows before the shadow prices "
+        "what it has (light traffic)",
     )
 
 

@@ -175,6 +175,7 @@ def _promotion_rows(card: dict[str, Any]) -> list[list[str]]:
             + _text(event["version"])
             + ("</b> (this version)" if event["version"] == version else ""),
             _text(event.get("promoted_at")),
+            _text(event.get("kind", "promotion")),
             _text(event.get("reason")),
         ]
         for event in card.get("promotions") or []
@@ -264,7 +265,9 @@ def render_html(card: dict[str, Any]) -> str:
         + "<h2>Promotion history</h2>"
         + (
             _table(
-                "card-promotions", ["champion version", "promoted at (UTC)", "reason"], promotions
+                "card-promotions",
+                ["champion version", "since (UTC)", "change", "reason"],
+                promotions,
             )
             if promotions
             else "<p id='card-promotions'>no version has been promoted yet</p>"

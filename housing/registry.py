@@ -12,6 +12,7 @@ run (see :mod:`housing.bundle`), so either side leads to the other.
 from __future__ import annotations
 
 import contextlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -31,9 +32,18 @@ from housing.config import Settings
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-# Registered-model tag holding the promotion history (comma separated versions, oldest first).
+# Registered-model tag holding the champion stack (comma separated versions, oldest first):
+# what `rollback` returns to, so a rollback pops it.
 TAG_HISTORY = "champion_history"
 _HISTORY_KEEP = 200
+# One registered-model tag per champion change (promotion or rollback), never rewritten:
+# ``champion_event.<UTC time to the microsecond>`` -> JSON {version, promoted_at, kind, reason}.
+# The version tags ``promoted_at``/``promotion_reason`` keep only the latest promotion of a
+# version; these keep every one (the newest _HISTORY_KEEP), so a version promoted twice shows both.
+EVENT_PREFIX = "champion_event."
+EVENT_PROMOTION = "promotion"
+EVENT_ROLLBACK = "rollback"
+_REASON_CHARS = 5000
 
 # Model-version tags of the gate's verdict: a challenger that was not promoted is "rejected",
 # with the reason; `housing models` hides rejected versions unless asked (--all).
@@ -207,17 +217,42 @@ def _save_history(settings: Settings, history: list[int]) -> None:
     )
 
 
+def _record_event(settings: Settings, at: datetime, version: int, kind: str, reason: str) -> None:
+    """Add one champion change to the registered model's event tags; drop the oldest beyond
+    _HISTORY_KEEP."""
+    mlflow_client = client(settings)
+    name = settings.mlflow.registered_model
+    event = {
+        "version": version,
+        "promoted_at": at.isoformat(timespec="seconds"),
+        "kind": kind,
+        "reason": reason[:_REASON_CHARS],
+    }
+    key = f"{EVENT_PREFIX}{at:%Y%m%dT%H%M%S%fZ}"
+    mlflow_client.set_registered_model_tag(name, key, json.dumps(event))
+    keys = sorted(_event_tags(settings))
+    for old in keys[: max(len(keys) - _HISTORY_KEEP, 0)]:
+        mlflow_client.delete_registered_model_tag(name, old)
+
+
+def _event_tags(settings: Settings) -> dict[str, str]:
+    registered = client(settings).get_registered_model(settings.mlflow.registered_model)
+    return {k: v for k, v in (registered.tags or {}).items() if k.startswith(EVENT_PREFIX)}
+
+
 def _make_champion(
-    settings: Settings, target: ModelRef, previous: ModelRef | None, reason: str
+    settings: Settings, target: ModelRef, previous: ModelRef | None, reason: str, kind: str
 ) -> None:
     mlflow_client = client(settings)
     name = settings.mlflow.registered_model
     mlflow_client.set_registered_model_alias(
         name, settings.mlflow.champion_alias, str(target.version)
     )
-    now = datetime.now(UTC).isoformat(timespec="seconds")
+    at = datetime.now(UTC)
+    now = at.isoformat(timespec="seconds")
     mlflow_client.set_model_version_tag(name, str(target.version), "promoted_at", now)
     mlflow_client.set_model_version_tag(name, str(target.version), "promotion_reason", reason)
+    _record_event(settings, at, target.version, kind, reason)
     mlflow_client.set_model_version_tag(name, str(target.version), TAG_STATUS, STATUS_PROMOTED)
     if previous is not None and previous.version != target.version:
         _set_bento_stage(previous.bento_tag, STAGE_RETIRED)
@@ -228,7 +263,7 @@ def promote(settings: Settings, version: int | str, reason: str) -> ModelRef:
     """Make ``version`` the champion (alias + BentoML label) and record why in MLflow."""
     target = get_version(settings, version)
     previous = get_champion(settings)
-    _make_champion(settings, target, previous, reason)
+    _make_champion(settings, target, previous, reason, EVENT_PROMOTION)
     history = _history(settings)
     if not history or history[-1] != target.version:
         history.append(target.version)
@@ -254,7 +289,9 @@ def rollback(settings: Settings) -> ModelRef:
         raise NothingToRollBack(
             f"version {current.version} is the only champion so far; nothing to roll back to"
         )
-    _make_champion(settings, target, current, f"rollback from version {current.version}")
+    _make_champion(
+        settings, target, current, f"rollback from version {current.version}", EVENT_ROLLBACK
+    )
     _save_history(settings, history)
     return target
 
@@ -314,11 +351,13 @@ def reject(settings: Settings, version: int, reason: str) -> None:
 
 
 def promotion_history(settings: Settings) -> list[dict[str, Any]]:
-    """Every champion so far, oldest first: version, when and why it was (last) promoted.
+    """Every champion change so far, oldest first: version, when, ``promotion`` or ``rollback``
+    and why -- a version promoted twice (or rolled back to) appears once per time.
 
-    The order is the registered model's champion history; the time and reason are the
-    version's ``promoted_at`` / ``promotion_reason`` tags (a version promoted twice shows its
-    latest promotion). Empty before the first promotion.
+    Read from the registered model's event tags (see ``EVENT_PREFIX``). A champion of a
+    registry written before those tags existed appears once, from its version's
+    ``promoted_at``/``promotion_reason`` tags (its latest promotion). Empty before the first
+    promotion.
     """
     from mlflow.exceptions import MlflowException
 
@@ -326,24 +365,30 @@ def promotion_history(settings: Settings) -> list[dict[str, Any]]:
     name = settings.mlflow.registered_model
     try:
         history = _history(settings)
+        tags = _event_tags(settings)
     except MlflowException as exc:
         if _is_missing(exc):
             return []
         raise RegistryError(f"cannot read the model registry: {exc.message}") from exc
-    events = []
-    for number in history:
+    events = [json.loads(tags[key]) for key in sorted(tags)]
+    recorded = {event["version"] for event in events}
+    earlier = []
+    for number in dict.fromkeys(history):  # champions from before the event tags
+        if number in recorded:
+            continue
         try:
-            tags = mlflow_client.get_model_version(name, str(number)).tags or {}
+            version_tags = mlflow_client.get_model_version(name, str(number)).tags or {}
         except MlflowException:  # pruned since: the history still names it
-            tags = {}
-        events.append(
+            version_tags = {}
+        earlier.append(
             {
                 "version": number,
-                "promoted_at": tags.get("promoted_at", ""),
-                "reason": tags.get("promotion_reason", ""),
+                "promoted_at": version_tags.get("promoted_at", ""),
+                "kind": EVENT_PROMOTION,
+                "reason": version_tags.get("promotion_reason", ""),
             }
         )
-    return events
+    return sorted(earlier, key=lambda event: event["promoted_at"]) + events
 
 
 def version_status(settings: Settings, version: int | str) -> dict[str, str]:

@@ -3,13 +3,23 @@ response path, so it can be judged on production labels before it is promoted.
 
 The shadow is chosen like the champion and swapped the same way (:mod:`serving.champion`'s
 watcher polls the registry): the version pinned by ``service.shadow.version``, else the one
-behind the ``shadow`` alias (``housing shadow start VERSION`` / ``housing shadow stop``). The
-prediction path hands each logged batch (its prediction ids and records) to :meth:`submit`,
-which only appends to a bounded queue and returns: answers never wait for the shadow. One
-thread per worker scores the queue and writes ``shadow_predictions`` rows against the
-champion's prediction ids. When ``service.shadow.max_pending_batches`` are already waiting,
-the batch is skipped and counted (``housing_shadow_skipped_rows_total{reason="behind"}``):
-the shadow yields to the champion, never the reverse.
+behind the ``shadow`` alias (``housing shadow start VERSION`` / ``housing shadow stop``).
+
+The prediction path hands each logged batch (its prediction ids and records) to :meth:`submit`,
+which only appends to a bounded queue and returns: answers never wait for the shadow. One thread
+per worker gathers the queued batches and prices them together -- one model call and one
+``shadow_predictions`` insert per ``service.shadow.batch_rows`` rows, or per
+``service.shadow.max_wait_ms`` when traffic is light -- against the champion's prediction ids.
+Why gather: a model batch at 64 single-record clients holds about 15 rows, and pricing 15 rows
+costs nearly as much as pricing 500 (the DataFrame, the feature transform, the interval model
+and the insert are paid per call, the tree traversal per row). Scoring each model batch again
+cost half the service's throughput on 2 cores; gathered, the shadow costs a few percent
+(docs/benchmarks.md, "Shadow scoring").
+
+When ``service.shadow.max_pending_batches`` batches already wait in the queue (the thread is
+busy pricing and cannot keep up), the batch is skipped and counted
+(``housing_shadow_skipped_rows_total{reason="behind"}``): the shadow yields to the champion,
+never the reverse.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -38,7 +49,7 @@ _Batch = tuple[LoadedModel, list[str], list[dict[str, Any]]]
 
 
 class ShadowScorer:
-    """The shadow model of one worker and the thread that scores batches with it."""
+    """The shadow model of one worker and the thread that scores gathered batches with it."""
 
     def __init__(
         self,
@@ -54,9 +65,10 @@ class ShadowScorer:
         self._warm_up = warm_up
         self._current: LoadedModel | None = None
         self._refresh_lock = threading.Lock()
-        self._queue: queue.Queue[_Batch | None] = queue.Queue(
-            maxsize=settings.service.shadow.max_pending_batches
-        )
+        config = settings.service.shadow
+        self._batch_rows = config.batch_rows
+        self._max_wait_s = config.max_wait_ms / 1000
+        self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=config.max_pending_batches)
         self._thread = threading.Thread(target=self._run, name="shadow-scorer", daemon=True)
         self._thread.start()
 
@@ -97,15 +109,50 @@ class ShadowScorer:
             self._metrics.shadow_skipped.labels(reason="behind").inc(len(ids))
 
     def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            model, ids, records = item
-            try:
-                self._score(model, ids, records)
-            except Exception:  # a failing shadow must never disturb serving
-                logger.exception("shadow version %s failed on a batch", model.version)
-                self._metrics.shadow_skipped.labels(reason="failed").inc(len(ids))
+        """Gather queued batches until ``batch_rows`` rows or ``max_wait_ms``, then price them.
 
-    def _score(self, model: LoadedModel, ids: list[str], records: list[dict[str, Any]]) -> None:
+        Batches of different shadow versions (a swap while rows wait) are priced separately.
+        """
+        gathered: list[_Batch] = []
+        rows = 0
+        deadline = 0.0
+        while True:
+            # Block while nothing is gathered; else wait until the oldest row's deadline.
+            timeout = max(deadline - time.monotonic(), 0.0) if gathered else None
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:  # the oldest gathered row waited max_wait_ms
+                self._score_all(gathered)
+                gathered, rows = [], 0
+                continue
+            if item is None:  # close(): price what is gathered, then stop
+                if gathered:
+                    self._score_all(gathered)
+                return
+            if gathered and item[0] is not gathered[0][0]:  # the shadow was swapped
+                self._score_all(gathered)
+                gathered, rows = [], 0
+            if not gathered:
+                deadline = time.monotonic() + self._max_wait_s
+            gathered.append(item)
+            rows += len(item[1])
+            if rows >= self._batch_rows:
+                self._score_all(gathered)
+                gathered, rows = [], 0
+
+    def _score_all(self, gathered: list[_Batch]) -> None:
+        model = gathered[0][0]
+        ids = [prediction_id for _, batch_ids, _ in gathered for prediction_id in batch_ids]
+        records = [record for _, _, batch_records in gathered for record in batch_records]
+        try:
+            self.score_rows(model, ids, records)
+        except Exception:  # a failing shadow must never disturb serving
+            logger.exception("shadow version %s failed on %d rows", model.version, len(ids))
+            self._metrics.shadow_skipped.labels(reason="failed").inc(len(ids))
+
+    def score_rows(self, model: LoadedModel, ids: list[str], records: list[dict[str, Any]]) -> None:
+        """Price ``records`` with ``model`` and log them against ``ids`` now: one model call and
+        one insert, the thread's unit of work (benchmarks/shadow_cost.py times it)."""
         estimates = model.pricing.predict(validated_records_frame(records, self._settings))
         now, version = datetime.now(UTC), str(model.version)
         rows = [
@@ -126,6 +173,6 @@ class ShadowScorer:
         self._metrics.shadow_rows.labels(shadow_version=version).inc(len(rows))
 
     def close(self) -> None:
-        """Score what is queued, then stop the thread."""
+        """Score what is queued and gathered, then stop the thread."""
         self._queue.put(None)
         self._thread.join()

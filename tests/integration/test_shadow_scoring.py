@@ -48,7 +48,12 @@ def test_shadow_prices_the_same_ids_and_never_alters_an_answer(training_settings
     weaker.model.params["max_iter"] = 5  # a different model, so its prices differ
     run_training(weaker, force=True, reason="challenger for the shadow")
     registry.promote(champion_settings, 1, "the champion of this test")
-    settings = champion_settings
+    # Gather every record of the test into one shadow call (the deadline never fires first).
+    shadow = champion_settings.service.shadow.model_copy(
+        update={"batch_rows": RECORDS, "max_wait_ms": 60_000}
+    )
+    service = champion_settings.service.model_copy(update={"shadow": shadow})
+    settings = champion_settings.model_copy(update={"service": service})
     core = ServingCore(settings, environ={settings.service.feedback.token_env: "t"}).start()
     try:
         records = dataset_records(settings, RECORDS)
@@ -74,6 +79,8 @@ def test_shadow_prices_the_same_ids_and_never_alters_an_answer(training_settings
         rows = _shadow_rows(core, ids)
         assert rows, "no shadow prices were logged"
         assert {row.shadow_version for row in rows.values()} == {"2"}
+        # Many single-record model batches, priced by the shadow in one call and one insert.
+        assert len({row.created_at for row in rows.values()}) == 1
         by_id = {a["prediction_id"]: a for a in after}
         differing = [i for i, row in rows.items() if row.price != by_id[i]["price"]]
         assert differing, "the shadow priced exactly like the champion: is it the same model?"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -135,3 +137,50 @@ def test_sample_weights_change_the_model(training_settings: Settings) -> None:
         plain.pricing.predict(holdout).price, weighted.pricing.predict(holdout).price
     )
     assert isinstance(plain.reference, pd.DataFrame)
+
+
+def _register_versions(settings: Settings, tmp_path, count: int) -> None:
+    """Registered versions without training: the history only needs the registry."""
+    from mlflow.exceptions import MlflowException
+
+    client = registry.client(settings)
+    name = settings.mlflow.registered_model
+    with contextlib.suppress(MlflowException):  # the template registry may already have it
+        client.create_registered_model(name)
+    for number in range(count):
+        source = tmp_path / f"model-{number}"
+        source.mkdir()
+        client.create_model_version(name, source.as_uri())
+
+
+def test_history_lists_every_promotion_and_rollback_of_a_version(
+    training_settings: Settings, tmp_path
+) -> None:
+    from housing import model_card
+
+    _register_versions(training_settings, tmp_path, 2)
+    registry.promote(training_settings, 1, "first: the only model")
+    registry.promote(training_settings, 2, "second: lower RMSE")
+    registry.promote(training_settings, 1, "back to one: two failed on new houses")
+    registry.promote(training_settings, 2, "two again: retrained")
+    registry.rollback(training_settings)
+
+    history = registry.promotion_history(training_settings)
+    assert [(e["version"], e["kind"], e["reason"]) for e in history] == [
+        (1, "promotion", "first: the only model"),
+        (2, "promotion", "second: lower RMSE"),
+        (1, "promotion", "back to one: two failed on new houses"),
+        (2, "promotion", "two again: retrained"),
+        (1, "rollback", "rollback from version 2"),
+    ]
+    times = [event["promoted_at"] for event in history]
+    assert times == sorted(times) and all(t.startswith("20") for t in times)
+
+    # The card of version 1 shows each of its three champion changes with its reason.
+    card = model_card.with_history(
+        training_settings, {"mlflow": {"version": 1, "registered_model": "m"}}, engine=None
+    )
+    page = model_card.render_html(card)
+    for reason in ("first: the only model", "back to one: two failed", "rollback from version 2"):
+        assert reason in page
+    assert page.count("(this version)") == 3
