@@ -322,6 +322,11 @@ class StorageConfig(Section):
         default=False,
         description="fsync every journal append: answered rows also survive a power loss",
     )
+    journal_min_free_mb: PositiveFloat = Field(
+        default=1.0,
+        description="a worker that refused rows is ready again only when the journal's file "
+        "system has this much free space (a few freed kilobytes must not flip readiness)",
+    )
     on_log_unavailable: Literal["refuse", "serve"] = Field(
         default="refuse",
         description="when neither the journal nor the database can take rows: refuse "

@@ -22,6 +22,7 @@ replaying a segment whose rows were partly or wholly written never duplicates a 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -89,10 +90,11 @@ def decode_segment(path: Path) -> list[dict[str, Any]]:
 class Journal:
     """The journal of one worker (``open`` once, then ``append``/``seal`` from any thread)."""
 
-    def __init__(self, directory: Path, name: str, *, fsync: bool) -> None:
+    def __init__(self, directory: Path, name: str, *, fsync: bool, min_free_bytes: int = 0) -> None:
         self.directory = directory
         self._name = name
         self._fsync = fsync
+        self._min_free_bytes = min_free_bytes
         self.owner = f"{os.getpid()}_{secrets.token_hex(_OWNER_TOKEN_BYTES)}"
         self._lock = threading.Lock()
         self._lock_fd: int | None = None
@@ -166,7 +168,17 @@ class Journal:
         return Segment(path, rows, now)
 
     def probe(self) -> None:
-        """Raise OSError unless a batch-sized write to the journal directory succeeds."""
+        """Raise OSError unless a batch-sized write to the journal directory succeeds and the
+        file system keeps ``min_free_bytes`` free.
+
+        The free-space floor matters on a disk that is full but churns: a worker trimming a
+        segment frees a few pages, and a probe that fits in them turned readiness back on for
+        a moment while every real batch still failed (seen in the full-disk test).
+        """
+        stats = os.statvfs(self.directory)
+        free = stats.f_bavail * stats.f_frsize
+        if free < self._min_free_bytes:
+            raise OSError(errno.ENOSPC, f"{free} bytes free, below {self._min_free_bytes}")
         path = self.directory / f".probe-{self.owner}"
         try:
             fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)

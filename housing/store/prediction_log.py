@@ -99,7 +99,12 @@ class PredictionLogWriter:
         self._table = table
         self._database = database or LogDatabase(storage)
         self._observer: LogObserver = observer or _NoObserver()
-        self._journal = Journal(Path(storage.spool_dir), name, fsync=storage.journal_fsync)
+        self._journal = Journal(
+            Path(storage.spool_dir),
+            name,
+            fsync=storage.journal_fsync,
+            min_free_bytes=int(storage.journal_min_free_mb * 2**20),
+        )
         self._journaled = storage.journal
         self._refuse = storage.on_log_unavailable == "refuse"
         self._buffer: list[dict[str, Any]] = []
@@ -174,9 +179,8 @@ class PredictionLogWriter:
                 self._journal.append(data, len(rows), now)
             except OSError as exc:
                 journal_error: OSError = exc
-            else:
+            else:  # journaled; readiness returns through _check_health's probe
                 self._queue(rows, now)
-                self._recovered()
                 return
         self._observer.write_failed("journal", error_kind(journal_error))
         # The journal refused (full disk, say): the database is the only durable place left.
