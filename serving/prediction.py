@@ -38,22 +38,29 @@ Pending = tuple[dict[str, Any], str, float]
 Logged = tuple[str, Scored]
 # Prices are answered and logged to the cent.
 _PRICE_DECIMALS = 2
-_ID_BYTES = 16
-_VARIANT_DIGITS = "89ab"  # RFC 4122 variant: the top bits of the clock_seq byte are 10
+_RANDOM_BYTES = 10  # per id: 80 random bits, of which the layout below keeps 74
+_VARIANT_DIGITS = "89ab"  # RFC 9562 variant: the top bits of the clock_seq byte are 10
 
 
 def prediction_ids(count: int) -> list[str]:
-    """``count`` random (version 4) UUIDs from one urandom call.
+    """``count`` time-ordered (version 7, RFC 9562) UUIDs from one urandom call.
 
-    ``uuid.uuid4()`` costs a system call and an object per id, about 6 us each: 0.1 core at
-    20,000 predictions/s. This formats the same RFC 4122 strings from one buffer in ~1 us each.
+    The first 48 bits are the Unix time in milliseconds, so new ids land at the end of the
+    log's primary-key index instead of at random pages: inserting 1,000-row batches into a
+    log of 50,000-100,000 rows cost 9.6 us a row with these ids and 22.1 with random
+    (version 4) ones (SQLite WAL, same run; the commit writes far fewer pages). Each id keeps
+    74 random bits, so ids of two workers in the same millisecond do not collide in practice.
+    ``uuid.uuid4()`` would also cost a system call and an object per id (about 6 us each);
+    this formats the strings from one buffer in about 1 us each.
     """
-    digits = os.urandom(_ID_BYTES * count).hex()
+    clock = f"{time.time_ns() // 1_000_000:012x}"
+    head = f"{clock[:8]}-{clock[8:]}-7"
+    digits = os.urandom(_RANDOM_BYTES * count).hex()
     ids = []
-    for start in range(0, len(digits), 2 * _ID_BYTES):
-        h = digits[start : start + 2 * _ID_BYTES]
-        variant = _VARIANT_DIGITS[int(h[16], 16) & 3]
-        ids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}")
+    for start in range(0, len(digits), 2 * _RANDOM_BYTES):
+        r = digits[start : start + 2 * _RANDOM_BYTES]
+        variant = _VARIANT_DIGITS[int(r[3], 16) & 3]
+        ids.append(f"{head}{r[:3]}-{variant}{r[4:7]}-{r[7:19]}")
     return ids
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -218,14 +219,6 @@ def test_feedback_from_many_threads_for_one_prediction_stores_one_value(tmp_path
         assert connection.execute(select(func.count()).select_from(feedback)).scalar_one() == 1
 
 
-def test_prediction_ids_are_unique_rfc4122_version_4_uuids() -> None:
-    ids = prediction_ids(5000)
-    assert len(set(ids)) == len(ids)
-    parsed = [uuid.UUID(value) for value in ids]
-    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
-    assert [str(u) for u in parsed] == ids
-
-
 def test_schema_is_created_and_an_old_log_gains_new_columns(tmp_path: Path) -> None:
     from sqlalchemy import create_engine, inspect
 
@@ -254,3 +247,16 @@ def test_schema_is_created_and_an_old_log_gains_new_columns(tmp_path: Path) -> N
     assert {"feedback", "schema_info"} <= set(inspect(engine).get_table_names())
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(predictions)).scalar() == 1
+
+
+def test_prediction_ids_are_unique_time_ordered_uuids() -> None:
+    """Ids are RFC 9562 version-7 UUIDs: unique, and a later batch sorts after an earlier one
+    (so the log's primary-key index grows at its end)."""
+    first = prediction_ids(500)
+    time.sleep(0.002)
+    later = prediction_ids(500)
+    assert len(set(first + later)) == 1000
+    for value in first + later:
+        parsed = uuid.UUID(value)
+        assert str(parsed) == value and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+    assert max(first) < min(later)
