@@ -21,7 +21,7 @@ if [ -x scripts/actionlint.sh ]; then
 fi
 
 echo "== pytest"
-.venv/bin/pytest tests "$@"
+.venv/bin/pytest tests --durations=15 "$@"
 
 if [ "${CONTAINER_SMOKE:-0}" = "1" ]; then
     echo "== container smoke"
