@@ -156,9 +156,6 @@ def load_model(settings: Settings, ref: ModelRef) -> LoadedModel:
                     f" ({ref.bento_tag or 'no tag'}) nor in MLflow: {exc}"
                 ) from exc
             pricing, card = _read_model(bundle)
-    pricing = pricing.with_small_batch_trees(
-        settings.service.small_batch_rows, settings.service.numeric_threads
-    )
     return LoadedModel(ref.version, ref.run_id, ref.bento_tag, pricing=pricing, info=card)
 
 

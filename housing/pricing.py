@@ -142,9 +142,13 @@ class PricingModel:
         return np.asarray(estimator.predict(design), dtype=float)
 
     @property
+    def _is_pipeline(self) -> bool:
+        return bool(getattr(self.pipeline, "steps", None))  # else a bare estimator (tests)
+
+    @property
     def _final(self) -> Any:
         """The pipeline's last step (the pipeline itself when it is a bare estimator)."""
-        return self.pipeline[-1] if getattr(self.pipeline, "steps", None) else self.pipeline
+        return self.pipeline[-1] if self._is_pipeline else self.pipeline
 
     def _price(self, design: np.ndarray) -> np.ndarray:
         final = self._final
@@ -155,8 +159,7 @@ class PricingModel:
 
     def predict(self, frame: pd.DataFrame) -> PriceEstimates:
         rows = frame[list(self.feature_names)]
-        steps = getattr(self.pipeline, "steps", None)  # a bare estimator has no feature step
-        design = self.pipeline[:-1].transform(rows) if steps else rows
+        design = self.pipeline[:-1].transform(rows) if self._is_pipeline else rows
         price = self._price(design)
         error_model = getattr(self, "error_model", None)  # models pickled before intervals v2
         if error_model is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Engine
@@ -25,6 +26,19 @@ from housing.store.monitor_status import latest_status
 from serving.errors import NoChampion
 
 logger = logging.getLogger(__name__)
+
+
+def load_served_model(settings: Settings, ref: ModelRef) -> LoadedModel:
+    """A registered model as the service scores it (champion and shadow alike): batches up to
+    ``service.small_batch_rows`` go through one native call for all trees (``housing.trees``).
+
+    Only the service merges requests into small batches; training, promotion and batch scoring
+    price thousands of rows per call and keep scikit-learn without paying treelite's import."""
+    model = load_model(settings, ref)
+    pricing = model.pricing.with_small_batch_trees(
+        settings.service.small_batch_rows, settings.service.numeric_threads
+    )
+    return replace(model, pricing=pricing)
 
 
 class ChampionHolder:
@@ -68,7 +82,7 @@ class ChampionHolder:
             current = self._current
             if current is not None and current.version == ref.version:
                 return False
-            model = load_model(self._settings, ref)
+            model = load_served_model(self._settings, ref)
             self._warm_up(model)
             self._current = model
         logger.info(

@@ -34,11 +34,12 @@ from typing import Any
 
 from sqlalchemy import Engine, insert
 
-from housing.bundle import LoadedModel, ModelRef, load_model
+from housing.bundle import LoadedModel, ModelRef
 from housing.config import Settings
 from housing.records import validated_records_frame
 from housing.registry import get_shadow, get_version
 from housing.store.tables import shadow_predictions
+from serving.champion import load_served_model
 from serving.metrics import ServingMetrics
 
 logger = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class ShadowScorer:
                 return current is not None
             if current is not None and current.version == ref.version:
                 return False
-            model = load_model(self._settings, ref)
+            model = load_served_model(self._settings, ref)
             self._warm_up(model)
             self._current = model
         logger.info("scoring shadow version %s (%s)", model.version, model.bento_tag)

@@ -18,6 +18,7 @@ import pytest
 from housing import bundle, registry
 from housing.config import Settings
 from housing.pricing import PricingModel
+from serving.champion import load_served_model
 from training.data import load_training_data
 from training.pipeline import split_holdout
 
@@ -30,6 +31,13 @@ def pricing(champion_settings: Settings) -> PricingModel:
     champion = registry.get_champion(champion_settings)
     assert champion is not None
     return bundle.load_model(champion_settings, champion).pricing
+
+
+@pytest.fixture(scope="module")
+def served_pricing(champion_settings: Settings) -> PricingModel:
+    champion = registry.get_champion(champion_settings)
+    assert champion is not None
+    return load_served_model(champion_settings, champion).pricing
 
 
 @pytest.fixture(scope="module")
@@ -99,25 +107,26 @@ def test_a_bay_area_block_costs_more_than_an_inland_one(pricing: PricingModel) -
 
 
 def test_small_batches_price_the_same_through_either_tree_engine(
-    pricing: PricingModel, holdout: pd.DataFrame
+    served_pricing: PricingModel, holdout: pd.DataFrame
 ) -> None:
     """Small model batches are scored by treelite's GTIL (one native call for all trees), large
     ones by scikit-learn: a house gets the same price and interval whichever batch it is in."""
-    assert len(pricing.small_batches) == 2, "the price and the error model are both accelerated"
-    plain = pricing.with_small_batch_trees(0, 1)
+    accelerated = "the price and the error model are both accelerated"
+    assert len(served_pricing.small_batches) == 2, accelerated
+    plain = served_pricing.with_small_batch_trees(0, 1)
     assert plain.small_batches == ()
-    for size in (1, 7, pricing.small_batches[0].max_rows):
+    for size in (1, 7, served_pricing.small_batches[0].max_rows):
         rows = holdout.head(size)
-        fast, slow = pricing.predict(rows), plain.predict(rows)
+        fast, slow = served_pricing.predict(rows), plain.predict(rows)
         for name in ("price", "low", "high"):
             np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=1e-9)
-    alone = pricing.predict(holdout.head(1)).price[0]
-    in_bulk = pricing.predict(holdout.head(500)).price[0]  # 500 rows: scikit-learn
+    alone = served_pricing.predict(holdout.head(1)).price[0]
+    in_bulk = served_pricing.predict(holdout.head(500)).price[0]  # 500 rows: scikit-learn
     assert alone == pytest.approx(in_bulk, rel=1e-9)
 
 
-def test_a_loaded_model_pickles_without_its_tree_engine(pricing: PricingModel) -> None:
+def test_a_loaded_model_pickles_without_its_tree_engine(served_pricing: PricingModel) -> None:
     import pickle
 
-    copy = pickle.loads(pickle.dumps(pricing))
+    copy = pickle.loads(pickle.dumps(served_pricing))
     assert copy.small_batches == ()
