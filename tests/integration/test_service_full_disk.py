@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -99,28 +98,8 @@ def full_disk_under_load(
         LoadGenerator(service.url, example_records(settings), clients=4, per_request=5) as load,
     ):
         load.wait_for_answers(200)
-        with wal_pinned(state / "predictions.db"):
-            fill(state / "filler")
-            yield service, load, sqlite_log_url(state), state
-
-
-@contextlib.contextmanager
-def wal_pinned(database: Path) -> Iterator[None]:
-    """Hold a read snapshot of the SQLite log, as a long monitor query does.
-
-    While a reader holds a snapshot, SQLite cannot start its WAL over after a checkpoint, so
-    every write must grow the WAL file: on the full disk the database then really cannot take
-    rows. Without it SQLite wrote some batches into WAL space it already had, so a refusal was
-    a blip of one retry interval between stored batches, and whether the test saw readiness
-    turn false depended on timing (it failed in 2 of 3 full-suite runs, passed alone).
-    """
-    reader = sqlite3.connect(database, isolation_level=None)
-    try:
-        reader.execute("BEGIN")
-        reader.execute("SELECT count(*) FROM predictions").fetchone()
-        yield
-    finally:
-        reader.close()
+        fill(state / "filler")
+        yield service, load, sqlite_log_url(state), state
 
 
 def test_full_disk_under_refuse_answers_503_and_loses_nothing(
