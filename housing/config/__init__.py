@@ -10,7 +10,7 @@ configuration file, so commands behave the same from any working directory.
 
 One module per group of sections; import the names from ``housing.config``:
 
-* ``base``: the strict ``Section`` base model, shared value types, the environment names;
+* ``base``: the strict ``Section`` base model, the shared value types, ``ConfigError``;
 * ``dataset``: ``dataset``, ``split``, ``feature_engineering``;
 * ``model``: ``model``, ``intervals``, ``tuning``, ``promotion``;
 * ``storage``: ``mlflow``, ``bentoml``, ``storage``;
@@ -18,15 +18,12 @@ One module per group of sections; import the names from ``housing.config``:
 * ``monitoring``: ``monitoring``, ``simulator``;
 * ``release``: ``retrain``, ``delivery``;
 * ``settings``: the root ``Settings`` and the rules that span sections;
-* ``loading``: ``load_config`` (file, environment overrides, one-line errors naming each key).
+* ``loading``: ``load_config`` (the file, ``HOUSING_*`` overrides, one-line errors naming each
+  key).
 """
 
 from housing.config.base import (
-    CONFIG_ENV,
     DEFAULT_CONFIG_NAME,
-    ENV_NESTING,
-    ENV_PREFIX,
-    RESERVED_ENV,
     ConfigError,
     DatabaseUrl,
     Fraction,
@@ -47,7 +44,15 @@ from housing.config.dataset import (
     SplitConfig,
     StratifyConfig,
 )
-from housing.config.loading import apply_env_overrides, default_config_path, load_config
+from housing.config.loading import (
+    CONFIG_ENV,
+    ENV_NESTING,
+    ENV_PREFIX,
+    RESERVED_ENV,
+    apply_env_overrides,
+    default_config_path,
+    load_config,
+)
 from housing.config.model import (
     GroupSpec,
     IntervalConfig,

@@ -1,4 +1,4 @@
-"""Shared by every section: the strict base model, value types and the environment names.
+"""Shared by every section: the strict base model, the value types, the configuration error.
 
 Relative paths (and relative ``sqlite:///`` URLs) are resolved against the directory of the
 configuration file, so commands behave the same from any working directory.
@@ -11,12 +11,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
-ENV_PREFIX = "HOUSING_"
-ENV_NESTING = "__"
-CONFIG_ENV = "HOUSING_CONFIG"
 DEFAULT_CONFIG_NAME = "configuration.yaml"
-# Environment variables with the prefix that are not configuration overrides.
-RESERVED_ENV = {"HOUSING_CONFIG", "HOUSING_FEEDBACK_TOKEN", "HOUSING_ADMIN_TOKEN"}
 
 
 class ConfigError(ValueError):

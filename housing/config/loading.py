@@ -12,15 +12,14 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from housing.config.base import (
-    CONFIG_ENV,
-    DEFAULT_CONFIG_NAME,
-    ENV_NESTING,
-    ENV_PREFIX,
-    RESERVED_ENV,
-    ConfigError,
-)
+from housing.config.base import DEFAULT_CONFIG_NAME, ConfigError
 from housing.config.settings import Settings
+
+ENV_PREFIX = "HOUSING_"
+ENV_NESTING = "__"
+CONFIG_ENV = "HOUSING_CONFIG"
+# Environment variables with the prefix that are not configuration overrides.
+RESERVED_ENV = {"HOUSING_CONFIG", "HOUSING_FEEDBACK_TOKEN", "HOUSING_ADMIN_TOKEN"}
 
 
 def _format_location(loc: tuple[Any, ...]) -> str:
