@@ -64,6 +64,16 @@ def sample_houses(settings: Settings, count: int, seed: int) -> list[pb.House]:
     return [house_message(row) for row in rows]
 
 
+@dataclass(frozen=True)
+class Measurement:
+    """How every (records, concurrency) combination of one table is measured."""
+
+    duration_s: float
+    warmup_s: float
+    timeout_s: float
+    server: str = "gRPC"
+
+
 @dataclass
 class _Window:
     """What every caller shares: the request mix, the measuring window and the tallies."""
@@ -100,13 +110,10 @@ async def _caller(stub: pb_grpc.PricePredictorStub, window: _Window, offset: int
 async def run_load(
     target: str,
     houses: Sequence[pb.House],
+    how: Measurement,
     *,
     concurrency: int,
     records_per_request: int,
-    duration_s: float,
-    warmup_s: float,
-    timeout_s: float,
-    server: str = "gRPC",
 ) -> LoadResult:
     """Drive ``target`` closed-loop and measure only the calls started after the warm-up."""
     requests = [
@@ -120,9 +127,10 @@ async def run_load(
     stubs = [pb_grpc.PricePredictorStub(channel) for channel in channels]
     try:
         for channel in channels:
-            await asyncio.wait_for(channel.channel_ready(), timeout_s)
+            await asyncio.wait_for(channel.channel_ready(), how.timeout_s)
         start = time.perf_counter()
-        window = _Window(requests, timeout_s, start + warmup_s, start + warmup_s + duration_s)
+        measure_from = start + how.warmup_s
+        window = _Window(requests, how.timeout_s, measure_from, measure_from + how.duration_s)
         await asyncio.gather(
             *(_caller(stubs[i % channel_count], window, i * 7) for i in range(concurrency))
         )
@@ -133,7 +141,7 @@ async def run_load(
     latencies, ids, failures = window.latencies, window.ids, window.failures
     answered = np.asarray(latencies) * 1000.0
     return LoadResult(
-        server=server,
+        server=how.server,
         concurrency=concurrency,
         records_per_request=records_per_request,
         requests=len(latencies),
@@ -161,19 +169,10 @@ def grpc_rows(
 ) -> list[LoadResult]:
     """Every (records, concurrency) combination against one running service, HTTP-table order."""
     houses = sample_houses(settings, 2000, seed)
-    timeout_s = settings.service.request_timeout_s
+    how = Measurement(duration_s, warmup_s, settings.service.request_timeout_s, server)
     return [
         asyncio.run(
-            run_load(
-                target,
-                houses,
-                concurrency=concurrency,
-                records_per_request=records,
-                duration_s=duration_s,
-                warmup_s=warmup_s,
-                timeout_s=timeout_s,
-                server=server,
-            )
+            run_load(target, houses, how, concurrency=concurrency, records_per_request=records)
         )
         for records in record_counts
         for concurrency in concurrencies

@@ -253,9 +253,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         try:
             print(_dispatch_kubernetes(args, environ))
         except DispatchError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        return 0
+            return exit_codes.script_failure(exc, exit_codes.FAILURE)
+        return exit_codes.HEALTHY
     try:
         check_target(args.workflows_dir, args.workflow)
         if args.dry_run:
@@ -279,8 +278,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             inputs={"reason": reason_from_summary(args.summary)},
         )
     except DispatchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exit_codes.FAILURE
+        return exit_codes.script_failure(exc, exit_codes.FAILURE)
     print(f"dispatched {args.workflow} on {args.ref} in {args.repository}")
     return exit_codes.HEALTHY
 

@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from housing import exit_codes
+
 KUSTOMIZATION = "kustomization.yaml"
 SUPPORTED_FIELDS = {"apiVersion", "kind", "resources", "namespace", "images", "patches"}
 CLUSTER_SCOPED_KINDS = {
@@ -186,13 +188,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
         print("usage: python -m delivery.kubernetes KUSTOMIZATION_DIR", file=sys.stderr)
-        return 2
+        return exit_codes.BAD_INPUT
     try:
         sys.stdout.write(render_yaml(Path(args[0])))
     except RenderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return exit_codes.script_failure(exc, exit_codes.BAD_INPUT)
+    return exit_codes.HEALTHY
 
 
 if __name__ == "__main__":

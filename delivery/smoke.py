@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
+from housing import exit_codes
 from housing.config import ConfigError, Settings, load_config
 from housing.tokens import feedback_token_value, token_sources
 
@@ -166,25 +167,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_config(args.config)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exit_codes.script_failure(exc, exit_codes.BAD_INPUT)
     token = feedback_token_value(settings)
     if not token:
-        print(f"error: no feedback token: {token_sources(settings)}", file=sys.stderr)
-        return 2
+        return exit_codes.script_failure(
+            f"no feedback token: {token_sources(settings)}", exit_codes.BAD_INPUT
+        )
     try:
         report = run_smoke(
             settings, args.http.rstrip("/"), args.grpc, token, ready_timeout_s=args.ready_timeout
         )
     except (SmokeCheckError, httpx.HTTPError, KeyError, ValueError) as exc:
         print(f"smoke FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return exit_codes.FAILURE
     except Exception as exc:  # grpc.RpcError and friends: report, do not trace back
         print(f"smoke FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return exit_codes.FAILURE
     for line in report.checks:
         print(f"ok  {line}")
-    return 0
+    return exit_codes.HEALTHY
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ The codes are a contract with automation (CI, cron, the workflows): change none 
 
 from __future__ import annotations
 
+import sys
+
 HEALTHY = 0
 """Success; for ``housing monitor``: healthy, or not enough data to judge."""
 
@@ -17,3 +19,12 @@ BAD_INPUT = 2
 
 RETRAIN = 3
 """``housing monitor`` only: drift or degraded performance, retraining recommended."""
+
+
+def script_failure(message: object, code: int) -> int:
+    """The one-line failure of a plain-Python entry point (``python -m delivery.dispatch``,
+    ``delivery.smoke``, ``delivery.kubernetes``, ``serving.grpc.stubs``): ``error: <message>``
+    on stderr, and ``code`` for its ``main`` to return. (The ``housing`` CLI: ``cli.common.fail``.)
+    """
+    print(f"error: {message}", file=sys.stderr)
+    return code

@@ -1,7 +1,7 @@
 """Which estimator a configured name builds, and how its inputs must be encoded.
 
 The one place to add an estimator: a recipe here and its name in ``model.estimator``'s choices
-(``housing/config.py``), which validate ``configuration.yaml`` on load; a unit test keeps the
+(``housing/config/model.py``), which validate ``configuration.yaml`` on load; a unit test keeps the
 two lists equal. ``training/pipeline.py`` builds whatever recipe the name picks.
 """
 

@@ -17,6 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from housing import exit_codes
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROTO_ROOT = REPO_ROOT / "proto"
 PROTO_FILE = Path("housing/v1/housing.proto")
@@ -86,20 +88,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.check:
             stale = stale_stubs()
             if stale:
-                print(
-                    f"error: stubs out of date with {PROTO_FILE}: {', '.join(stale)}; "
+                return exit_codes.script_failure(
+                    f"stubs out of date with {PROTO_FILE}: {', '.join(stale)}; "
                     "run python -m serving.grpc.stubs",
-                    file=sys.stderr,
+                    exit_codes.FAILURE,
                 )
-                return 1
             print(f"stubs match {PROTO_FILE}")
-            return 0
+            return exit_codes.HEALTHY
         for path in generate(GENERATED_DIR):
             print(f"wrote {path.relative_to(REPO_ROOT)}")
     except StubError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return exit_codes.script_failure(exc, exit_codes.FAILURE)
+    return exit_codes.HEALTHY
 
 
 if __name__ == "__main__":
