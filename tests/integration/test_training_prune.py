@@ -3,7 +3,8 @@
 Four small models are trained into one real MLflow registry and BentoML store: v1 (first
 champion), v2 (forced champion, so v1 becomes the previous champion), v3 and v4 (same data and
 configuration, so not better: the gate rejects them). Then ``housing models`` and
-``housing prune`` run as users run them.
+``housing prune`` run as users run them; a real ``bentoml build`` packages one of the rejected
+versions, which pruning must then keep and name.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import bentoml
 import pytest
 
+from delivery.build import build_bento
 from housing import registry
 from housing.config import Settings
 from tests.fixtures.training import env_of
@@ -52,6 +54,13 @@ def test_rejected_challengers_are_hidden_and_prune_keeps_the_rollback(
     assert planned.returncode == 0, planned.stderr
     assert "would remove: 4, 3" in planned.stdout
     assert len(registry.list_versions(four_versions)) == 4
+
+    bento = build_bento(four_versions, registry.get_version(four_versions, 3))
+    packaged = housing("prune", "--keep", "0", "--dry-run", env=env)
+    assert packaged.returncode == 0, packaged.stderr
+    assert f"keep version 3: packaged in Bento {bento}" in packaged.stdout
+    assert "would remove: 4" in packaged.stdout and "would remove: 4, 3" not in packaged.stdout
+    bentoml.bentos.delete(bento)  # the Bento is gone: version 3 is no longer in use
 
     pruned = housing("prune", "--keep", "0", env=env)
     assert pruned.returncode == 0, pruned.stderr
