@@ -102,7 +102,10 @@ class HousingFeatures(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _numbers(frame: pd.DataFrame, name: str) -> np.ndarray:
-        return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        column = frame[name]
+        if column.dtype == np.float64:  # the service's frames: nothing to coerce
+            return column.to_numpy()
+        return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
     @staticmethod
     def _km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

@@ -158,7 +158,10 @@ class PricingModel:
         return np.asarray(final.transformer_.inverse_transform(raw.reshape(-1, 1)), float)[:, 0]
 
     def predict(self, frame: pd.DataFrame) -> PriceEstimates:
-        rows = frame[list(self.feature_names)]
+        # The service's frames already hold exactly these columns in this order, and a pandas
+        # column selection costs 0.35 ms (8% of a 15-row call); other callers' frames are cut.
+        names = list(self.feature_names)
+        rows = frame if list(frame.columns) == names else frame[names]
         design = self.pipeline[:-1].transform(rows) if self._is_pipeline else rows
         price = self._price(design)
         error_model = getattr(self, "error_model", None)  # models pickled before intervals v2
