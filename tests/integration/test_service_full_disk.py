@@ -83,8 +83,7 @@ def _refused_prediction(
     """A prediction answered 503, trying new connections (each may reach another worker)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        with httpx.Client(base_url=service.url, timeout=10.0) as fresh:
-            answer = fresh.post("/predict", json={"houses": record})
+        answer = service.on_new_connection("POST", "/predict", json={"houses": record})
         if answer.status_code == 503:
             return answer
     return None
