@@ -72,7 +72,7 @@ def test_derived_bentofile_adds_model_labels_and_pins(settings, tmp_path: Path) 
     }
     assert config["docker"]["python_version"] == "3.11"
     assert "base_image" not in config["docker"]
-    assert "service.py" in config["include"]
+    assert "/service.py" in config["include"]  # anchored: only the root's entry point ships
     assert {"name": "HOUSING_SERVICE__HOST", "value": "0.0.0.0"} in config["envs"]
     # The image's package install leaves no uv cache behind (it would ship in the image).
     assert {"name": "UV_NO_CACHE", "value": "1"} in config["envs"]
