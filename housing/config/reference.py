@@ -143,7 +143,8 @@ def _number(value: float) -> str:
 def _bounds(metadata: Sequence[Any], sized: bool) -> list[str]:
     """``0 < x < 1``, ``x ≥ 2``, ``at least 1 item``, ``non-empty``, ``matches `^...$```."""
     found: dict[str, Any] = {}
-    for item in metadata:
+    flat = [part for item in metadata for part in getattr(item, "metadata", None) or [item]]
+    for item in flat:
         for name in ("gt", "ge", "lt", "le", "min_length", "pattern"):
             if getattr(item, name, None) is not None:
                 found[name] = getattr(item, name)
@@ -213,8 +214,17 @@ def _yaml(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_yaml(item) for item in value) + "]"
     text = str(value)
-    plain = re.fullmatch(r"[A-Za-z_./][\w ./:+-]*", text) and text not in ("true", "false", "null")
+    plain = re.fullmatch(r"[\w./][\w ./:+-]*", text) and not _yaml_scalar(text)
     return text if plain else '"' + text.replace('"', '\\"') + '"'
+
+
+def _yaml_scalar(text: str) -> bool:
+    """Whether plain ``text`` would read back as a number, boolean or null, not a string."""
+    try:
+        float(text)
+    except ValueError:
+        return text.lower() in ("true", "false", "null", "yes", "no", "on", "off", "~")
+    return True
 
 
 def _default(info: FieldInfo) -> str:
@@ -250,6 +260,25 @@ def _row(place: _Place, info: FieldInfo, type_text: str = "") -> Row:
     )
 
 
+def _notes(info: FieldInfo, section: type[Section]) -> list[str]:
+    """What a nested section's heading says: its field's description, its docstring, and
+    whether the file must set it or may leave it out (null)."""
+    if info.is_required():
+        presence = "Required."
+    elif _members(info.annotation)[1]:
+        presence = "Optional: `null` (the default) leaves it out."
+    else:
+        presence = ""
+    return [_doc(section), presence, _sentence(info.description or "")]
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return ""
+    return text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?", ")")) else ".")
+
+
 def _tables(
     model: type[Section], place: _Place, notes: list[str], depth: int = 0
 ) -> Iterator[Table]:
@@ -263,12 +292,7 @@ def _tables(
         section = _section_class(info.annotation)
         container = _container_of_sections(info.annotation)
         if section is not None:
-            optional = (
-                "Optional: `null` (the default) leaves it out."
-                if _members(info.annotation)[1]
-                else ""
-            )
-            nested.append((section, child, [info.description or "", _doc(section), optional]))
+            nested.append((section, child, _notes(info, section)))
         elif container is not None:
             kind, value_model = container
             if kind == "dict":
@@ -300,7 +324,7 @@ def reference_tables() -> list[Table]:
     for name, info in Settings.model_fields.items():
         section = _section_class(info.annotation)
         if section is not None:
-            tables.extend(_tables(section, _Place((name,), (name,)), [_doc(section)]))
+            tables.extend(_tables(section, _Place((name,), (name,)), _notes(info, section)))
     return tables
 
 
