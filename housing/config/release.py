@@ -44,10 +44,12 @@ class RetrainConfig(Section):
     correction: CorrectionConfig = CorrectionConfig()
     feedback_window_days: PositiveFloat = Field(
         default=30.0,
-        description="labelled predictions of the last this many days are the production rows",
+        description="predictions whose feedback (true price) arrived in the last this many days "
+        "are the production rows a retrain learns from",
     )
     feedback_weight: PositiveFloat = Field(
-        default=2.0, description="sample weight of a production row relative to a base row"
+        default=2.0,
+        description="sample weight of a production row relative to a base row (method refit only)",
     )
     recent_fraction: Fraction = Field(
         default=0.3, description="share of labelled production rows held back for evaluation"
