@@ -90,6 +90,16 @@ class _Place:
         env = None if self.env_parts is None else (*self.env_parts, name)
         return _Place((*self.parts, name), env, self.list_env)
 
+    def entry(self) -> _Place:
+        """The place of any entry of a mapping of sections: ``features.<name>``."""
+        env = None if self.env_parts is None else (*self.env_parts, NAME)
+        return _Place((*self.parts, NAME), env, self.list_env)
+
+    def item(self) -> _Place:
+        """The place of any item of a list of sections, set by the whole list's variable."""
+        list_env = self.list_env if self.env_parts is None else _variable(self.env_parts)
+        return _Place((*self.parts[:-1], self.parts[-1] + ITEM), None, list_env)
+
     def environment(self) -> str:
         if self.env_parts is None:
             return f"via `{self.list_env}`"
@@ -249,7 +259,7 @@ def _row(place: _Place, info: FieldInfo, type_text: str = "") -> Row:
     base, metadata = _own_metadata(info)
     constraints = _bounds(metadata, sized=typing.get_origin(base) in (list, dict, tuple))
     if base is Path:
-        constraints.append("relative: to the file's folder")
+        constraints.append("relative to the file's folder")
     return Row(
         key=".".join(place.parts),
         type=type_text or _type_name(info.annotation, inline_bounds=False),
@@ -261,8 +271,8 @@ def _row(place: _Place, info: FieldInfo, type_text: str = "") -> Row:
 
 
 def _notes(info: FieldInfo, section: type[Section]) -> list[str]:
-    """What a nested section's heading says: its field's description, its docstring, and
-    whether the file must set it or may leave it out (null)."""
+    """What a nested section's heading says: its docstring, whether the file must set it or may
+    leave it out (null), and its field's description."""
     if info.is_required():
         presence = "Required."
     elif _members(info.annotation)[1]:
@@ -296,21 +306,11 @@ def _tables(
         elif container is not None:
             kind, value_model = container
             if kind == "dict":
-                item = _Place(
-                    (*child.parts, NAME),
-                    (*child.env_parts, NAME) if child.env_parts else None,
-                    place.list_env,
-                )
-                label = f"map: `{NAME}` → keys below"
+                inner, label = child.entry(), f"map: `{NAME}` → keys below"
             else:
-                item = _Place(
-                    (*child.parts[:-1], child.parts[-1] + ITEM),
-                    None,
-                    _variable(child.env_parts) if child.env_parts else place.list_env,
-                )
-                label = "list of items with the keys below"
+                inner, label = child.item(), "list of items with the keys below"
             table.rows.append(_row(child, info, label))
-            nested.append((value_model, item, [_doc(value_model)]))
+            nested.append((value_model, inner, [_doc(value_model)]))
         else:
             table.rows.append(_row(child, info))
     yield table
