@@ -17,7 +17,10 @@ class MlflowConfig(Section):
         "server (http://host:5000)"
     )
     artifact_location: ProjectPath | None = Field(
-        default=None, description="where runs store artifacts when the tracking URI is local"
+        default=None,
+        description="where runs store artifacts when the tracking URI is local (set on the "
+        "experiments when they are first created); null: the tracking store's default, as "
+        "with an MLflow server that stores the artifacts itself",
     )
     experiment: str = Field(
         min_length=1, description="MLflow experiment of training, tuning and retraining runs"
