@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 VENV := .venv
 HOUSING := $(VENV)/bin/housing
 
-.PHONY: help uv install serve train test test-unit lint format bench clean reset
+.PHONY: help uv install serve train test test-unit lint format docs bench clean reset
 .PHONY: container container-smoke
 
 help: ## List the targets
@@ -55,6 +55,11 @@ lint: install ## ruff check + format check
 format: install ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The configuration reference is generated from the field descriptions in housing/config/; a unit
+# test (tests/unit/test_config_reference.py) fails while the committed page is stale.
+docs: install ## Regenerate docs/configuration.md from the typed configuration
+	$(VENV)/bin/python -m housing.config.reference --write
 
 # Side by side with Seldon MLServer and default BentoML (docs/benchmarks.md); the peers' virtual
 # environments are created from PyPI on first use under var/benchmark-peers/.

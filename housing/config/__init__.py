@@ -19,7 +19,9 @@ One module per group of sections; import the names from ``housing.config``:
 * ``release``: ``retrain``, ``delivery``;
 * ``settings``: the root ``Settings`` and the rules that span sections;
 * ``loading``: ``load_config`` (the file, ``HOUSING_*`` overrides, one-line errors naming each
-  key).
+  key);
+* ``reference``: docs/configuration.md, generated from the fields' descriptions (``make docs``;
+  not re-exported, so ``python -m housing.config.reference`` runs it).
 """
 
 from housing.config.base import (

@@ -12,10 +12,18 @@ from housing.config.base import Fraction, PositiveFloat, PositiveInt, Section
 
 
 class ModelConfig(Section):
-    estimator: Literal["hist_gradient_boosting", "random_forest", "ridge"] = (
-        "hist_gradient_boosting"
+    """The estimator that prices a house, and how it is fitted."""
+
+    estimator: Literal["hist_gradient_boosting", "random_forest", "ridge"] = Field(
+        default="hist_gradient_boosting",
+        description="the scikit-learn regressor: HistGradientBoostingRegressor, "
+        "RandomForestRegressor or Ridge",
     )
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = Field(
+        default={},
+        description="keyword arguments of the estimator (e.g. learning_rate, max_iter); "
+        "`housing tune` proposes values for them",
+    )
     log_target: bool = Field(default=True, description="fit on log(price); prices are skewed")
     threads: PositiveInt = Field(
         default=1,
@@ -24,7 +32,9 @@ class ModelConfig(Section):
 
 
 class GroupSpec(Section):
-    column: str
+    """A grouping of the houses by one feature: its categories, or quantiles of a number."""
+
+    column: str = Field(description="the feature that groups the houses")
     quantiles: int | None = Field(
         default=None,
         ge=2,
@@ -33,7 +43,13 @@ class GroupSpec(Section):
 
 
 class IntervalConfig(Section):
-    coverage: Fraction = 0.9
+    """The conformal prediction interval returned with every price."""
+
+    coverage: Fraction = Field(
+        default=0.9,
+        description="share of true prices the interval should contain (conformal, calibrated "
+        "on the CV's out-of-fold residuals); higher gives wider intervals",
+    )
     method: Literal["absolute", "normalized"] = Field(
         default="normalized",
         description=(
@@ -61,11 +77,17 @@ class IntervalConfig(Section):
 class SearchDimension(Section):
     """One hyper-parameter of ``housing tune``: a numeric range or a list of choices."""
 
-    type: Literal["float", "int", "choice"]
-    low: float | None = None
-    high: float | None = None
+    type: Literal["float", "int", "choice"] = Field(
+        description="float or int: a range from low to high; choice: one of `choices`"
+    )
+    low: float | None = Field(
+        default=None, description="smallest value tried (float and int; whole for int)"
+    )
+    high: float | None = Field(
+        default=None, description="largest value tried (float and int; whole for int)"
+    )
     log: bool = Field(default=False, description="sample on a log scale (rates, sizes)")
-    choices: list[Any] | None = None
+    choices: list[Any] | None = Field(default=None, description="the values tried (choice only)")
 
     @model_validator(mode="after")
     def _consistent(self) -> SearchDimension:
@@ -104,7 +126,12 @@ class TuningConfig(Section):
 
 
 class PromotionConfig(Section):
-    metric: Literal["rmse", "mae"] = "rmse"
+    """The gate a newly trained challenger must pass on the holdout to become champion."""
+
+    metric: Literal["rmse", "mae"] = Field(
+        default="rmse",
+        description="holdout error the challenger and champion are compared on (lower wins)",
+    )
     tolerance: float = Field(
         default=0.0,
         ge=0.0,

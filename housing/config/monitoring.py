@@ -25,12 +25,34 @@ CategoryDriftMethod = Literal[
 
 
 class DriftConfig(Section):
-    num_method: NumericDriftMethod = "wasserstein"
-    num_threshold: PositiveFloat = 0.1
-    cat_method: CategoryDriftMethod = "jensenshannon"
-    cat_threshold: PositiveFloat = 0.1
-    share_threshold: Fraction = 0.3
-    include_prediction: bool = True
+    """Data drift: each feature's window distribution against the model's training reference
+    (Evidently), judged with a fixed method so a score means the same every run."""
+
+    num_method: NumericDriftMethod = Field(
+        default="wasserstein",
+        description="Evidently drift method of numeric features and of the predicted price",
+    )
+    num_threshold: PositiveFloat = Field(
+        default=0.1,
+        description="a numeric column drifted when its score is at or above this (a distance) "
+        "or below it (a p-value method: ks, t_test, mannw, anderson, cramer_von_mises)",
+    )
+    cat_method: CategoryDriftMethod = Field(
+        default="jensenshannon", description="Evidently drift method of category features"
+    )
+    cat_threshold: PositiveFloat = Field(
+        default=0.1,
+        description="a category column drifted when its score is at or above this (a distance) "
+        "or below it (a p-value method: chisquare, z)",
+    )
+    share_threshold: Fraction = Field(
+        default=0.3,
+        description="the window drifted when at least this share of the features drifted",
+    )
+    include_prediction: bool = Field(
+        default=True,
+        description="true: drift of the predicted price alone also makes the window drifted",
+    )
     min_rows: PositiveInt = Field(
         default=1000, description="fewer rows in the window than this: drift is not judged"
     )
@@ -123,14 +145,36 @@ class PerformanceConfig(Section):
 
 
 class WindowConfig(Section):
-    last_n: PositiveInt | None = 5000
-    since_hours: PositiveFloat | None = None
+    """The predictions a monitor run judges, unless the command names its own window
+    (``--last``, ``--since``, ``--until``)."""
+
+    last_n: PositiveInt | None = Field(
+        default=5000, description="the newest this many predictions (null: no count limit)"
+    )
+    since_hours: PositiveFloat | None = Field(
+        default=None,
+        description="only predictions of the last this many hours (null: no time limit); with "
+        "last_n, the newest last_n of them",
+    )
 
 
 class ScheduleConfig(Section):
-    interval_minutes: PositiveFloat | None = 60.0
-    cron: str | None = None
-    retrain_on_alert: bool = True
+    """``housing schedule``: when the monitor runs; set exactly one of the two triggers."""
+
+    interval_minutes: PositiveFloat | None = Field(
+        default=60.0,
+        description="minutes between monitor runs (null when cron is set)",
+    )
+    cron: str | None = Field(
+        default=None,
+        description="crontab expression of the runs in UTC, e.g. `0 * * * *` (null when "
+        "interval_minutes is set)",
+    )
+    retrain_on_alert: bool = Field(
+        default=True,
+        description="a run that recommends retraining (exit code 3) retrains, and builds the "
+        "Bento when retrain.build_bento is on",
+    )
 
     @model_validator(mode="after")
     def _one_trigger(self) -> ScheduleConfig:
@@ -140,8 +184,15 @@ class ScheduleConfig(Section):
 
 
 class MonitoringConfig(Section):
-    reports_dir: ProjectPath
-    workspace_dir: ProjectPath
+    """``housing monitor``: drift, column faults, refusals and performance of a window of the
+    prediction log, judged against the model's training reference."""
+
+    reports_dir: ProjectPath = Field(
+        description="where each run writes report.html and summary.json, and the model cards"
+    )
+    workspace_dir: ProjectPath = Field(
+        description="the Evidently workspace (the dashboard `housing ui` serves)"
+    )
     window: WindowConfig = WindowConfig()
     max_rows: PositiveInt = Field(
         default=50_000, description="larger windows are sampled (seeded) down to this many rows"
@@ -149,7 +200,11 @@ class MonitoringConfig(Section):
     reference_rows: PositiveInt = Field(
         default=5000, description="rows of the training reference stored with each model"
     )
-    seed: int = 42
+    seed: int = Field(
+        default=42,
+        description="seed of every sample: the window down to max_rows, the training reference, "
+        "the shadow comparison; the same log gives the same verdict",
+    )
     drift: DriftConfig = DriftConfig()
     columns: ColumnChecksConfig = ColumnChecksConfig()
     refusals: RefusalsConfig = RefusalsConfig()
@@ -164,7 +219,9 @@ class MonitoringConfig(Section):
 class ScenarioConfig(Section):
     """A named traffic scenario of ``housing simulate``: how houses and true prices differ."""
 
-    description: str = ""
+    description: str = Field(
+        default="", description="what the scenario shows, for readers of the file (not used)"
+    )
     scale: dict[str, PositiveFloat] = Field(
         default={}, description="numeric feature -> factor (clipped to the feature's range)"
     )
@@ -177,11 +234,25 @@ class ScenarioConfig(Section):
 
 
 class SimulatorConfig(Section):
+    """``housing simulate``: real HTTP traffic from held-out houses, with feedback, to watch
+    the loop."""
+
     url: str | None = Field(default=None, description="service URL; default service.host:port")
-    records_per_request: PositiveInt = 20
-    concurrency: PositiveInt = 4
-    feedback_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
-    feedback_delay_s: Annotated[float, Field(ge=0.0)] = 1.0
-    timeout_s: PositiveFloat = 30.0
-    seed: int = 7
-    scenarios: dict[str, ScenarioConfig] = {"baseline": ScenarioConfig()}
+    records_per_request: PositiveInt = Field(
+        default=20, description="houses per prediction request"
+    )
+    concurrency: PositiveInt = Field(default=4, description="requests in flight at once")
+    feedback_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        default=0.5, description="share of answered predictions whose true price is sent back"
+    )
+    feedback_delay_s: Annotated[float, Field(ge=0.0)] = Field(
+        default=1.0, description="seconds between the last prediction and the feedback"
+    )
+    timeout_s: PositiveFloat = Field(default=30.0, description="HTTP timeout of one request (s)")
+    seed: int = Field(
+        default=7, description="seed of the houses sent, the scenario and the feedback sample"
+    )
+    scenarios: dict[str, ScenarioConfig] = Field(
+        default={"baseline": ScenarioConfig()},
+        description="named scenarios `housing simulate --scenario NAME` can send",
+    )

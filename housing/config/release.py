@@ -32,6 +32,9 @@ class CorrectionConfig(Section):
 
 
 class RetrainConfig(Section):
+    """``housing retrain``: a challenger made with labelled production rows, promoted only when
+    it wins on the most recent labels."""
+
     method: Literal["refit", "correction"] = Field(
         default="refit",
         description="refit: train a new model on base + production rows; correction: keep the "
@@ -39,14 +42,23 @@ class RetrainConfig(Section):
         "recalibrated on them",
     )
     correction: CorrectionConfig = CorrectionConfig()
-    feedback_window_days: PositiveFloat = 30.0
+    feedback_window_days: PositiveFloat = Field(
+        default=30.0,
+        description="predictions whose feedback (true price) arrived in the last this many days "
+        "are the production rows a retrain learns from",
+    )
     feedback_weight: PositiveFloat = Field(
-        default=2.0, description="sample weight of a production row relative to a base row"
+        default=2.0,
+        description="sample weight of a production row relative to a base row (method refit only)",
     )
     recent_fraction: Fraction = Field(
         default=0.3, description="share of labelled production rows held back for evaluation"
     )
-    min_labels: PositiveInt = 100
+    min_labels: PositiveInt = Field(
+        default=100,
+        description="fewer valid labelled production rows (after quarantine) in the window: no "
+        "retrain (too little to learn from or judge on)",
+    )
     holdout_tolerance: float = Field(
         default=0.03,
         ge=0.0,
@@ -74,7 +86,11 @@ class RetrainConfig(Section):
     bootstrap_resamples: PositiveInt = Field(
         default=2000, description="resamples of the paired bootstrap (seeded with split.seed)"
     )
-    build_bento: bool = True
+    build_bento: bool = Field(
+        default=True,
+        description="build a Bento of a promoted challenger (the commands' `--build/--no-build` "
+        "overrides it)",
+    )
     promotion_mode: Literal["gate", "shadow"] = Field(
         default="gate",
         description="gate: promote a challenger that passes the gate; shadow: score it in "

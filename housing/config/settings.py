@@ -16,7 +16,8 @@ from housing.config.storage import BentoMLConfig, MlflowConfig, StorageConfig
 
 
 class Settings(Section):
-    """The whole configuration; ``source`` is the file it came from (not a YAML key)."""
+    """The whole configuration, its sections in the order of ``configuration.yaml`` (the order of
+    docs/configuration.md); ``source`` is the file it came from (not a YAML key)."""
 
     dataset: DatasetConfig
     split: SplitConfig
@@ -31,8 +32,8 @@ class Settings(Section):
     service: ServiceConfig
     monitoring: MonitoringConfig
     retrain: RetrainConfig = RetrainConfig()
-    simulator: SimulatorConfig = SimulatorConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    simulator: SimulatorConfig = SimulatorConfig()
     source: Path = Field(default=Path(DEFAULT_CONFIG_NAME), exclude=True)
 
     @model_validator(mode="after")

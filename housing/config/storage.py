@@ -10,32 +10,80 @@ from housing.config.base import DatabaseUrl, PositiveFloat, PositiveInt, Project
 
 
 class MlflowConfig(Section):
-    tracking_uri: DatabaseUrl
-    artifact_location: ProjectPath | None = Field(
-        default=None, description="where runs store artifacts when the tracking URI is local"
+    """The MLflow tracking store and model registry (runs, versions, the champion alias)."""
+
+    tracking_uri: DatabaseUrl = Field(
+        description="MLflow tracking and registry URI: a local sqlite:/// file or an MLflow "
+        "server (http://host:5000)"
     )
-    experiment: str = Field(min_length=1)
-    registered_model: str = Field(min_length=1)
-    champion_alias: str = "champion"
-    shadow_alias: str = "shadow"
-    monitoring_experiment: str = Field(min_length=1)
+    artifact_location: ProjectPath | None = Field(
+        default=None,
+        description="where runs store artifacts when the tracking URI is local (set on the "
+        "experiments when they are first created); null: the tracking store's default, as "
+        "with an MLflow server that stores the artifacts itself",
+    )
+    experiment: str = Field(
+        min_length=1, description="MLflow experiment of training, tuning and retraining runs"
+    )
+    registered_model: str = Field(
+        min_length=1, description="MLflow registered model every trained version is added to"
+    )
+    champion_alias: str = Field(
+        default="champion",
+        description="registry alias of the version the service answers with (moved on promotion)",
+    )
+    shadow_alias: str = Field(
+        default="shadow",
+        description="registry alias of the shadow version (`housing shadow start VERSION` sets "
+        "it; the service follows it)",
+    )
+    monitoring_experiment: str = Field(
+        min_length=1, description="MLflow experiment the monitor runs are tracked in"
+    )
 
 
 class BentoMLConfig(Section):
-    home: ProjectPath
-    model_name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
-    bento_name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    """The BentoML store: the saved models and built Bentos."""
+
+    home: ProjectPath = Field(description="BentoML home (BENTOML_HOME): its model and Bento store")
+    model_name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+        description="name of the models saved in the BentoML store (one tag per version)",
+    )
+    bento_name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="name of the Bento `housing build` makes"
+    )
 
 
 class StorageConfig(Section):
-    url: DatabaseUrl
-    flush_interval_s: PositiveFloat = 0.5
-    flush_max_rows: PositiveInt = 500
+    """The prediction log: every answer and feedback label, journaled, then written in batches."""
+
+    url: DatabaseUrl = Field(
+        description="SQLAlchemy URL of the prediction-log database: sqlite:/// (default) or "
+        "postgresql+psycopg://user:pass@host/db"
+    )
+    flush_interval_s: PositiveFloat = Field(
+        default=0.5,
+        description="seconds between writes of the buffered prediction-log rows to the "
+        "database (feedback for a prediction not yet written waits this long once)",
+    )
+    flush_max_rows: PositiveInt = Field(
+        default=500,
+        description="buffered rows that trigger a write before flush_interval_s has passed",
+    )
     spool_dir: ProjectPath = Field(
         description="each worker's write-ahead journal, and rows waiting for the database"
     )
-    sqlite_busy_timeout_ms: PositiveInt = 5000
-    retry_interval_s: PositiveFloat = 2.0
+    sqlite_busy_timeout_ms: PositiveInt = Field(
+        default=5000,
+        description="milliseconds a SQLite write waits for another writer's lock before it "
+        "fails (SQLite only)",
+    )
+    retry_interval_s: PositiveFloat = Field(
+        default=2.0,
+        description="seconds between attempts to reach an unavailable database or journal again "
+        "(also the PostgreSQL connect timeout, at least 1 s)",
+    )
     journal: bool = Field(
         default=True,
         description="append each model batch's rows to the worker's journal before answering; "
