@@ -382,7 +382,7 @@ def predict(
     Rows that fail validation stay in the output with an `error` and no price; they are listed
     on stderr and the exit code is 2, so scripts notice.
     """
-    from housing.validation import CSV_LINES, summarize
+    from housing.validation import DataSource, summarize
     from training.scoring import score_csv
 
     settings = settings_of(ctx)
@@ -397,7 +397,7 @@ def predict(
         bad_rows = len({issue.row for issue in result.issues})
         fail(
             f"{bad_rows} rows failed validation and were not priced (see the 'error' column): "
-            + summarize(str(input_path), result.issues, CSV_LINES),
+            + summarize(DataSource.csv(input_path), result.issues),
             exit_codes.BAD_INPUT,
         )
 
