@@ -434,7 +434,10 @@ def tune(
     ):
         if value is not None and value < least:
             fail(f"{option}: must be at least {least}, got {value:g}")
+    given = {"trials": trials, "timeout_s": timeout, "cv_folds": folds}
+    budget = {key: value for key, value in given.items() if value is not None}
     settings = settings_of(ctx)
+    settings = settings.model_copy(update={"tuning": settings.tuning.model_copy(update=budget)})
     quiet_libraries()
     metric = settings.tuning.metric
 
@@ -453,9 +456,7 @@ def tune(
 
     with _expected_failures():
         try:
-            result = run_tune(
-                settings, trials=trials, timeout_s=timeout, folds=folds, on_trial=on_trial
-            )
+            result = run_tune(settings, on_trial=on_trial)
         except ConfigError as exc:
             fail(str(exc))
     best, configured = result.best, result.configured
