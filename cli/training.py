@@ -382,7 +382,7 @@ def predict(
     Rows that fail validation stay in the output with an `error` and no price; they are listed
     on stderr and the exit code is 2, so scripts notice.
     """
-    from housing.validation import CSV_LINES, summarize
+    from housing.validation import DataSource, summarize
     from training.scoring import score_csv
 
     settings = settings_of(ctx)
@@ -397,7 +397,7 @@ def predict(
         bad_rows = len({issue.row for issue in result.issues})
         fail(
             f"{bad_rows} rows failed validation and were not priced (see the 'error' column): "
-            + summarize(str(input_path), result.issues, CSV_LINES),
+            + summarize(DataSource.csv(input_path), result.issues),
             exit_codes.BAD_INPUT,
         )
 
@@ -434,7 +434,10 @@ def tune(
     ):
         if value is not None and value < least:
             fail(f"{option}: must be at least {least}, got {value:g}")
+    given = {"trials": trials, "timeout_s": timeout, "cv_folds": folds}
+    budget = {key: value for key, value in given.items() if value is not None}
     settings = settings_of(ctx)
+    settings = settings.model_copy(update={"tuning": settings.tuning.model_copy(update=budget)})
     quiet_libraries()
     metric = settings.tuning.metric
 
@@ -453,9 +456,7 @@ def tune(
 
     with _expected_failures():
         try:
-            result = run_tune(
-                settings, trials=trials, timeout_s=timeout, folds=folds, on_trial=on_trial
-            )
+            result = run_tune(settings, on_trial=on_trial)
         except ConfigError as exc:
             fail(str(exc))
     best, configured = result.best, result.configured

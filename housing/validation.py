@@ -26,18 +26,24 @@ _SHOWN_ISSUES = 3
 
 
 @dataclass(frozen=True)
-class RowLabels:
-    """How row positions are shown to people: ``line 7`` in a CSV, ``record 3`` in a request."""
+class DataSource:
+    """Where rows came from, as messages name it: ``data.csv: line 7, ...`` for a file (line 1
+    is the header), ``feedback: row 3, ...`` for a frame. One object, so a file's name never
+    travels without its line numbering."""
 
-    word: str = "row"
-    offset: int = 0
+    name: str = "data"
+    row_word: str = "row"
+    row_offset: int = 0
 
-    def __call__(self, position: int) -> str:
-        return f"{self.word} {position + self.offset}"
+    @classmethod
+    def csv(cls, path: Path | str) -> DataSource:
+        return cls(str(path), "line", 2)
+
+    def row(self, position: int) -> str:
+        return f"{self.row_word} {position + self.row_offset}"
 
 
-CSV_LINES = RowLabels("line", 2)  # line 1 is the header
-FRAME_ROWS = RowLabels("row", 0)
+FRAME = DataSource()
 
 
 @dataclass(frozen=True)
@@ -48,10 +54,10 @@ class ValidationIssue:
     reason: str
     row: int | None = None
 
-    def describe(self, labels: RowLabels = FRAME_ROWS) -> str:
+    def describe(self, source: DataSource = FRAME) -> str:
         where = []
         if self.row is not None:
-            where.append(labels(self.row))
+            where.append(source.row(self.row))
         if self.column is not None:
             where.append(f"column '{self.column}'")
         return (", ".join(where) + ": " if where else "") + self.reason
@@ -60,20 +66,17 @@ class ValidationIssue:
 class DataValidationError(ValueError):
     """Data that cannot be used; ``str()`` is one line naming the source, column and row."""
 
-    def __init__(
-        self, source: str, issues: list[ValidationIssue], labels: RowLabels = FRAME_ROWS
-    ) -> None:
+    def __init__(self, source: DataSource, issues: list[ValidationIssue]) -> None:
         self.source = source
         self.issues = issues
-        self.labels = labels
-        super().__init__(summarize(source, issues, labels))
+        super().__init__(summarize(source, issues))
 
 
-def summarize(source: str, issues: list[ValidationIssue], labels: RowLabels = FRAME_ROWS) -> str:
-    shown = "; ".join(issue.describe(labels) for issue in issues[:_SHOWN_ISSUES])
+def summarize(source: DataSource, issues: list[ValidationIssue]) -> str:
+    shown = "; ".join(issue.describe(source) for issue in issues[:_SHOWN_ISSUES])
     more = len(issues) - _SHOWN_ISSUES
     suffix = f" (and {more} more problems)" if more > 0 else ""
-    return f"{source}: {shown}{suffix}"
+    return f"{source.name}: {shown}{suffix}"
 
 
 # ----------------------------------------------------------------------------- reading
@@ -85,7 +88,7 @@ def read_csv(path: Path | str) -> pd.DataFrame:
     Raises :class:`DataValidationError` for a missing, unreadable, empty or malformed file.
     """
     path = Path(path)
-    source = str(path)
+    source = DataSource.csv(path)
     try:
         frame = pd.read_csv(path, dtype=str, skipinitialspace=True)
     except FileNotFoundError:
@@ -237,30 +240,26 @@ def typed_frame(frame: pd.DataFrame, settings: Settings, *, with_target: bool) -
     return pd.DataFrame(columns, index=frame.index)
 
 
+def _frame_issues(
+    frame: pd.DataFrame, settings: Settings, with_target: bool, source: DataSource
+) -> list[ValidationIssue]:
+    if frame.empty:
+        raise DataValidationError(source, [ValidationIssue(None, "has no rows")])
+    return check_frame(frame, settings, with_target=with_target)
+
+
 def validate_frame(
-    frame: pd.DataFrame,
-    settings: Settings,
-    *,
-    with_target: bool,
-    source: str = "data",
-    labels: RowLabels = FRAME_ROWS,
+    frame: pd.DataFrame, settings: Settings, *, with_target: bool, source: DataSource = FRAME
 ) -> pd.DataFrame:
     """Return the typed frame, or raise :class:`DataValidationError` listing the problems."""
-    if frame.empty:
-        raise DataValidationError(source, [ValidationIssue(None, "has no rows")], labels)
-    issues = check_frame(frame, settings, with_target=with_target)
+    issues = _frame_issues(frame, settings, with_target, source)
     if issues:
-        raise DataValidationError(source, issues, labels)
+        raise DataValidationError(source, issues)
     return typed_frame(frame, settings, with_target=with_target)
 
 
 def split_valid(
-    frame: pd.DataFrame,
-    settings: Settings,
-    *,
-    with_target: bool,
-    source: str = "data",
-    labels: RowLabels = FRAME_ROWS,
+    frame: pd.DataFrame, settings: Settings, *, with_target: bool, source: DataSource = FRAME
 ) -> tuple[pd.DataFrame, list[ValidationIssue]]:
     """Keep the rows that pass, and report the others instead of dropping them silently.
 
@@ -268,12 +267,10 @@ def split_valid(
     original index so callers can line results up with the input. Problems that affect every
     row (a missing column, an empty table) still raise :class:`DataValidationError`.
     """
-    if frame.empty:
-        raise DataValidationError(source, [ValidationIssue(None, "has no rows")], labels)
-    issues = check_frame(frame, settings, with_target=with_target)
+    issues = _frame_issues(frame, settings, with_target, source)
     fatal = [issue for issue in issues if issue.row is None]
     if fatal:
-        raise DataValidationError(source, fatal, labels)
+        raise DataValidationError(source, fatal)
     bad_rows = {issue.row for issue in issues}
     keep = np.ones(len(frame), dtype=bool)
     keep[list(bad_rows)] = False
@@ -283,6 +280,4 @@ def split_valid(
 def load_csv(path: Path | str, settings: Settings, *, with_target: bool) -> pd.DataFrame:
     """Read and validate a CSV in one step: the typed frame or one clear error."""
     frame = read_csv(path)
-    return validate_frame(
-        frame, settings, with_target=with_target, source=str(path), labels=CSV_LINES
-    )
+    return validate_frame(frame, settings, with_target=with_target, source=DataSource.csv(path))

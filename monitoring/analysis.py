@@ -4,8 +4,10 @@ Drift is measured by Evidently with the methods fixed in ``monitoring.drift`` (n
 sample-size rule, under which the meaning of a score flips at 1000 reference rows). The drift
 preset covers the configured features only, so Evidently's own "N of M columns drifted" header
 counts the same features as our share rule; the predicted price gets its own ValueDrift metric.
-Column quality (missing share, most frequent value) and the error samples that performance is
-judged on are measured here with plain pandas/numpy, so their definitions are ours.
+This module runs the report and gathers one window's figures; each family of figures is
+defined beside its rules: per column in :mod:`monitoring.columns` (drift score, missing share,
+most frequent value: plain pandas, so their definitions are ours), the error samples in
+:mod:`monitoring.performance`.
 """
 
 from __future__ import annotations
@@ -13,65 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from housing.config import P_VALUE_DRIFT_METHODS, Settings
-from monitoring.window import ACTUAL, HIGH, LOW, PREDICTION
-
-
-@dataclass(frozen=True)
-class ColumnDrift:
-    column: str
-    method: str
-    threshold: float
-    score: float
-    drifted: bool
-
-
-@dataclass(frozen=True)
-class ColumnQuality:
-    """Missing share and the share of the most frequent value, in the window and reference."""
-
-    column: str
-    rows: int
-    reference_rows: int
-    missing: float
-    reference_missing: float
-    top_share: float
-    reference_top_share: float
-
-
-@dataclass(frozen=True)
-class ErrorSample:
-    """Per labelled row: log(predicted / actual), dollar error, and whether the interval held.
-
-    The log error is the scale-free figure performance is judged on: a house twice as dear
-    with twice the dollar error has the same log error.
-    """
-
-    log_error: np.ndarray
-    dollar_error: np.ndarray
-    actual: np.ndarray
-    covered: np.ndarray | None
-
-    def __len__(self) -> int:
-        return len(self.log_error)
-
-    @classmethod
-    def of(cls, frame: pd.DataFrame) -> ErrorSample:
-        labelled = frame[frame[ACTUAL].notna() & frame[PREDICTION].notna()]
-        actual = np.maximum(labelled[ACTUAL].to_numpy(dtype=float), 1e-6)
-        predicted = np.maximum(labelled[PREDICTION].to_numpy(dtype=float), 1e-6)
-        covered = None
-        if LOW in labelled and HIGH in labelled and labelled[[LOW, HIGH]].notna().all().all():
-            covered = (labelled[LOW].to_numpy() <= actual) & (actual <= labelled[HIGH].to_numpy())
-        return cls(
-            log_error=np.log(predicted) - np.log(actual),
-            dollar_error=predicted - actual,
-            actual=actual,
-            covered=covered,
-        )
+from housing.config import Settings
+from monitoring.columns import ColumnDrift, ColumnQuality, column_quality, is_drifted
+from monitoring.performance import ErrorSample
+from monitoring.window import ACTUAL, PREDICTION
 
 
 @dataclass
@@ -97,35 +46,6 @@ class Analysis:
     @property
     def prediction_drift(self) -> ColumnDrift | None:
         return next((c for c in self.columns if c.column == PREDICTION), None)
-
-
-def is_drifted(method: str, score: float, threshold: float) -> bool:
-    """p-value methods drift below the threshold, distances at or above it."""
-    if method in P_VALUE_DRIFT_METHODS:
-        return score < threshold
-    return score >= threshold
-
-
-def _top_share(values: pd.Series) -> float:
-    present = values.dropna()
-    return float(present.value_counts(normalize=True).iloc[0]) if len(present) else 0.0
-
-
-def column_quality(
-    current: pd.DataFrame, reference: pd.DataFrame, columns: list[str]
-) -> list[ColumnQuality]:
-    return [
-        ColumnQuality(
-            column=column,
-            rows=len(current),
-            reference_rows=len(reference),
-            missing=float(current[column].isna().mean()) if len(current) else 0.0,
-            reference_missing=float(reference[column].isna().mean()) if len(reference) else 0.0,
-            top_share=_top_share(current[column]),
-            reference_top_share=_top_share(reference[column]),
-        )
-        for column in columns
-    ]
 
 
 def _data_definition(settings: Settings, numeric: list[str], regression: bool) -> Any:

@@ -1,6 +1,7 @@
 """Is the model worse on this window than on its reference rows, beyond sampling noise?
 
-Three checks on the log error e = log(predicted / actual), each comparing the window with the
+The error sample of a window (:class:`ErrorSample`, measured here from the labelled rows) and
+three checks on its log error e = log(predicted / actual), each comparing the window with the
 reference rows stored with the model version (holdout and calibration rows it never fitted):
 
 - bias: mean(e) of the window minus the reference's; degraded when its confidence interval lies
@@ -21,15 +22,49 @@ docs/monitoring.md.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
+import pandas as pd
 
 from housing.config import PerformanceConfig
 from housing.run_summary import Check, PerformanceSummary, Status
-from monitoring.analysis import ErrorSample
+from monitoring.window import ACTUAL, HIGH, LOW, PREDICTION
 
 CHECKS = 3  # bias, error size, coverage share the false-alarm rate
+
+
+@dataclass(frozen=True)
+class ErrorSample:
+    """Per labelled row: log(predicted / actual), dollar error, and whether the interval held.
+
+    The log error is the scale-free figure performance is judged on: a house twice as dear
+    with twice the dollar error has the same log error.
+    """
+
+    log_error: np.ndarray
+    dollar_error: np.ndarray
+    actual: np.ndarray
+    covered: np.ndarray | None
+
+    def __len__(self) -> int:
+        return len(self.log_error)
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> ErrorSample:
+        labelled = frame[frame[ACTUAL].notna() & frame[PREDICTION].notna()]
+        actual = np.maximum(labelled[ACTUAL].to_numpy(dtype=float), 1e-6)
+        predicted = np.maximum(labelled[PREDICTION].to_numpy(dtype=float), 1e-6)
+        covered = None
+        if LOW in labelled and HIGH in labelled and labelled[[LOW, HIGH]].notna().all().all():
+            covered = (labelled[LOW].to_numpy() <= actual) & (actual <= labelled[HIGH].to_numpy())
+        return cls(
+            log_error=np.log(predicted) - np.log(actual),
+            dollar_error=predicted - actual,
+            actual=actual,
+            covered=covered,
+        )
 
 
 def upper_quantile(tail: float) -> float:

@@ -3,20 +3,18 @@
 Two checks are judged separately -- drift (needs ``drift.min_rows`` rows) and performance (see
 :mod:`monitoring.performance`) -- so a window with too few labels still gets its drift checked.
 Drift has two kinds of reasons: the share of drifted features, and faults of a single column
-(one feature far beyond its threshold, missing values the reference did not have, a frozen
-column), which a share over all features cannot see. Records refused by validation (they never
-reach the log) are judged on their own: a refused share above ``refusals.max_share`` is a
-data-quality reason with status ``drift`` even when the logged rows are too few to judge. The
-overall verdict is the most serious outcome: ``degraded`` over ``drift``; ``healthy`` only when
-both checks ran and passed; otherwise ``insufficient_data``.
+(:mod:`monitoring.columns`), which a share over all features cannot see. Records refused by
+validation (they never reach the log) are judged on their own: a refused share above
+``refusals.max_share`` is a data-quality reason with status ``drift`` even when the logged rows
+are too few to judge. The overall verdict is the most serious outcome: ``degraded`` over
+``drift``; ``healthy`` only when both checks ran and passed; otherwise ``insufficient_data``.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
-from housing.config import P_VALUE_DRIFT_METHODS, RefusalsConfig, Settings
+from housing.config import RefusalsConfig, Settings
 from housing.run_summary import (
     Check,
     ColumnDriftFigure,
@@ -26,8 +24,9 @@ from housing.run_summary import (
     Status,
 )
 from housing.store.refusals import WITH_REQUEST
-from monitoring.analysis import Analysis, ColumnDrift, ColumnQuality
-from monitoring.performance import judge_performance, upper_quantile
+from monitoring.analysis import Analysis
+from monitoring.columns import ColumnDrift, column_checks
+from monitoring.performance import judge_performance
 
 __all__ = ["Status", "Verdict", "decide"]
 
@@ -55,79 +54,6 @@ class Verdict:
 
 def _figure(column: ColumnDrift) -> ColumnDriftFigure:
     return ColumnDriftFigure.model_validate(column, from_attributes=True)
-
-
-def lone_drift_check(column: ColumnDrift, multiple: float) -> Check:
-    """One feature far beyond its threshold: a distance above ``multiple`` x threshold, or a
-    p-value below threshold / ``multiple``."""
-    if column.method in P_VALUE_DRIFT_METHODS:
-        limit = column.threshold / multiple
-        breached = column.score < limit
-    else:
-        limit = column.threshold * multiple
-        breached = column.score >= limit
-    return Check(
-        name=f"drift.{column.column}",
-        value=column.score,
-        limit=limit,
-        breached=breached,
-        text=(
-            f"{column.column} drifted on its own: {column.method} {column.score:.3f} against "
-            f"{multiple:g} x threshold {column.threshold:g} = {limit:.3g}"
-        ),
-    )
-
-
-def missing_check(quality: ColumnQuality, margin: float, tail: float) -> Check:
-    """Missing share above the reference's by more than ``margin``, beyond sampling noise."""
-    z = upper_quantile(tail)
-    difference = quality.missing - quality.reference_missing
-    se = math.sqrt(
-        quality.missing * (1 - quality.missing) / max(quality.rows, 1)
-        + quality.reference_missing
-        * (1 - quality.reference_missing)
-        / max(quality.reference_rows, 1)
-    )
-    low = difference - z * se
-    return Check(
-        name=f"missing.{quality.column}",
-        value=quality.missing,
-        low=quality.reference_missing + low,
-        high=quality.reference_missing + difference + z * se,
-        reference=quality.reference_missing,
-        limit=quality.reference_missing + margin,
-        breached=low > margin,
-        text=(
-            f"{quality.column} missing in {quality.missing:.1%} of rows against "
-            f"{quality.reference_missing:.1%} in the reference (margin {margin:.0%})"
-        ),
-    )
-
-
-def constant_check(quality: ColumnQuality, share: float) -> Check:
-    """One value fills ``share`` of the window but not of the reference: a frozen input."""
-    return Check(
-        name=f"constant.{quality.column}",
-        value=quality.top_share,
-        reference=quality.reference_top_share,
-        limit=share,
-        breached=quality.top_share >= share > quality.reference_top_share,
-        text=(
-            f"{quality.column} is nearly constant: one value in {quality.top_share:.1%} of "
-            f"rows against {quality.reference_top_share:.1%} in the reference"
-        ),
-    )
-
-
-def column_checks(analysis: Analysis, settings: Settings) -> list[Check]:
-    rules = settings.monitoring.columns
-    # The missing-value checks share the performance false-alarm rate, one part per feature.
-    tail = settings.monitoring.performance.false_alarm_rate / max(len(analysis.quality), 1)
-    return [
-        *(lone_drift_check(c, rules.drift_multiple) for c in analysis.feature_drift),
-        *(missing_check(q, rules.missing_margin, tail) for q in analysis.quality),
-        *(constant_check(q, rules.constant_share) for q in analysis.quality),
-    ]
 
 
 # Reasons of refusal named in the verdict's text, most records first.
@@ -171,7 +97,7 @@ def judge_drift(
     features = analysis.feature_drift
     drifted = [c.column for c in features if c.drifted]
     share = analysis.drift_share
-    checks = column_checks(analysis, settings)
+    checks = column_checks(features, analysis.quality, settings)
     reasons = []
     if share >= rules.share_threshold:
         reasons.append(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -23,33 +24,32 @@ from serving.metrics import ServingMetrics
 from serving.schema import FeedbackItem, describe_errors
 
 
+@dataclass(eq=False)
 class FeedbackDesk:
-    def __init__(
-        self,
-        settings: Settings,
-        database: LogDatabase,
-        log: PredictionLogWriter,
-        metrics: ServingMetrics,
-        token: str | None,
-    ) -> None:
-        self._settings = settings
-        self._database = database
-        self._log = log
-        self._metrics = metrics
-        self._token = token
-        config = settings.service.feedback
+    """Feedback checked, matched to its predictions and stored before it is acknowledged."""
+
+    settings: Settings
+    database: LogDatabase
+    log: PredictionLogWriter
+    metrics: ServingMetrics
+    token: str | None = field(repr=False)
+    _plausible: PlausibleRange = field(init=False, repr=False)
+    _items: TypeAdapter[list[FeedbackItem]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        config = self.settings.service.feedback
         self._plausible = PlausibleRange(config.plausible_min, config.plausible_max)
         self._items = TypeAdapter(list[FeedbackItem])
 
     @property
     def enabled(self) -> bool:
-        return self._settings.service.feedback.enabled
+        return self.settings.service.feedback.enabled
 
     def authorized(self, authorization: str | None) -> bool:
-        return bearer_matches(authorization, self._token)
+        return bearer_matches(authorization, self.token)
 
     def validate(self, items: Sequence[Mapping[str, Any]]) -> list[FeedbackItem]:
-        limit = self._settings.service.feedback.max_items_per_request
+        limit = self.settings.service.feedback.max_items_per_request
         if not items:
             raise InvalidRequest([FieldViolation(None, "items", "at least one item is required")])
         if len(items) > limit:
@@ -74,18 +74,18 @@ class FeedbackDesk:
         unknown = [i for i, outcome in enumerate(outcomes) if outcome.outcome == "unknown"]
         if unknown:
             # Other workers flush their buffers at least this often.
-            await asyncio.sleep(self._settings.storage.flush_interval_s)
+            await asyncio.sleep(self.settings.storage.flush_interval_s)
             retried = await asyncio.to_thread(self._record, [pairs[i] for i in unknown])
             for position, outcome in zip(unknown, retried, strict=True):
                 outcomes[position] = outcome
         for outcome in outcomes:
-            self._metrics.feedback.labels(outcome=outcome.outcome, protocol=protocol).inc()
+            self.metrics.feedback.labels(outcome=outcome.outcome, protocol=protocol).inc()
         return [
             {"prediction_id": o.prediction_id, "outcome": o.outcome, "detail": o.detail}
             for o in outcomes
         ]
 
     def _record(self, pairs: list[tuple[str, float]]) -> list[FeedbackOutcome]:
-        self._log.flush()
+        self.log.flush()
         # ready(): a replaced SQLite file is reconnected to (with its schema) before the lookup.
-        return record_feedback(durable(self._database.ready()), pairs, self._plausible)
+        return record_feedback(durable(self.database.ready()), pairs, self._plausible)

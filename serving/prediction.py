@@ -14,10 +14,11 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from housing.config import Settings
 from housing.records import validated_records_frame
@@ -64,32 +65,28 @@ def prediction_ids(count: int) -> list[str]:
     return ids
 
 
+@dataclass(eq=False)
 class PredictionPath:
     """Validated records in, priced and logged answers out (one instance per worker)."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        holder: ChampionHolder,
-        log: PredictionLogWriter,
-        metrics: ServingMetrics,
-        *,
-        shadow: ShadowScorer | None = None,
-        refusals: RefusalLog | None = None,
-    ) -> None:
-        self._settings = settings
-        self._holder = holder
-        self._shadow = shadow
-        self._refusals = refusals
-        self._log = log
-        self._metrics = metrics
-        self.record_model = house_record_model(settings)
-        self._check = RecordsCheck(settings)
-        self._batcher: AdaptiveBatcher[Pending, Logged] = AdaptiveBatcher(
+    settings: Settings
+    holder: ChampionHolder
+    log: PredictionLogWriter
+    metrics: ServingMetrics
+    shadow: ShadowScorer | None = field(default=None, kw_only=True)
+    refusals: RefusalLog | None = field(default=None, kw_only=True)
+    record_model: type[BaseModel] = field(init=False)
+    _check: RecordsCheck = field(init=False, repr=False)
+    _batcher: AdaptiveBatcher[Pending, Logged] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.record_model = house_record_model(self.settings)
+        self._check = RecordsCheck(self.settings)
+        self._batcher = AdaptiveBatcher(
             self._score_and_log,
-            max_batch_size=settings.service.max_batch_size,
-            max_latency_s=settings.service.max_latency_ms / 1000,
-            on_batch=metrics.batch_size.observe,
+            max_batch_size=self.settings.service.max_batch_size,
+            max_latency_s=self.settings.service.max_latency_ms / 1000,
+            on_batch=self.metrics.batch_size.observe,
         )
 
     def validate(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -120,11 +117,11 @@ class PredictionPath:
     def refused(self, errors: Sequence[Mapping[str, Any]], records: int, protocol: str) -> None:
         """Count a request refused by validation (metric) and record its records in the
         ``refusals`` table, which ``housing monitor`` judges; ``errors`` are pydantic's."""
-        self._metrics.requests_refused.labels(reason="invalid", protocol=protocol).inc()
-        if self._refusals is None:
+        self.metrics.requests_refused.labels(reason="invalid", protocol=protocol).inc()
+        if self.refusals is None:
             return
-        model = self._holder.loaded
-        self._refusals.record(
+        model = self.holder.loaded
+        self.refusals.record(
             refused_records(errors, records, root="houses"),
             str(model.version) if model is not None else None,
             protocol,
@@ -146,9 +143,7 @@ class PredictionPath:
         try:
             logged = await self._batcher.submit(pending)
         except Exception as exc:
-            self._metrics.requests_refused.labels(
-                reason=type(exc).__name__, protocol=protocol
-            ).inc()
+            self.metrics.requests_refused.labels(reason=type(exc).__name__, protocol=protocol).inc()
             raise
         answers = [
             {
@@ -160,12 +155,12 @@ class PredictionPath:
             }
             for prediction_id, (price, low, high, version, _tag) in logged
         ]
-        self._metrics.observe_prices([answer["price"] for answer in answers])
+        self.metrics.observe_prices([answer["price"] for answer in answers])
         by_version: dict[str, int] = {}
         for answer in answers:
             by_version[answer["model_version"]] = by_version.get(answer["model_version"], 0) + 1
         for version, count in by_version.items():
-            self._metrics.predictions.labels(model_version=version, protocol=protocol).inc(count)
+            self.metrics.predictions.labels(model_version=version, protocol=protocol).inc(count)
         return answers
 
     def _score_and_log(self, batch: list[Pending]) -> list[Logged]:
@@ -200,15 +195,15 @@ class PredictionPath:
                 bento_tag,
             ) in zip(ids, batch, scored, strict=True)
         ]
-        self._log.append(rows)
-        if self._shadow is not None:  # queued only: the answers do not wait for the shadow
-            self._shadow.submit(ids, [features for features, _, _ in batch])
+        self.log.append(rows)
+        if self.shadow is not None:  # queued only: the answers do not wait for the shadow
+            self.shadow.submit(ids, [features for features, _, _ in batch])
         return list(zip(ids, scored, strict=True))
 
     def _score(self, batch: list[dict[str, Any]]) -> list[Scored]:
         """One model call for a merged batch (runs in the batcher's model thread)."""
-        model = self._holder.current  # read once: the whole batch uses one version
-        estimates = model.pricing.predict(validated_records_frame(batch, self._settings))
+        model = self.holder.current  # read once: the whole batch uses one version
+        estimates = model.pricing.predict(validated_records_frame(batch, self.settings))
         version, tag = str(model.version), model.bento_tag
         return [
             (

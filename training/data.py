@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from housing.config import Settings
-from housing.validation import DataValidationError, ValidationIssue, load_csv
+from housing.validation import DataSource, DataValidationError, ValidationIssue, load_csv
 
 _CHUNK = 1 << 20
 
@@ -46,5 +46,5 @@ def load_training_data(settings: Settings) -> TrainingData:
             f"sha256 is {sha256}, configuration expects {expected}"
             " (update dataset.sha256 if the data changed on purpose)"
         )
-        raise DataValidationError(str(path), [ValidationIssue(None, reason)])
+        raise DataValidationError(DataSource.csv(path), [ValidationIssue(None, reason)])
     return TrainingData(frame=frame.reset_index(drop=True), path=path, sha256=sha256)

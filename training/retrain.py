@@ -35,7 +35,7 @@ from housing.config import RetrainConfig, Settings
 from housing.pricing import PricingModel
 from housing.records import records_to_frame
 from housing.store.tables import feedback, predictions
-from housing.validation import DataValidationError, split_valid, summarize
+from housing.validation import DataSource, DataValidationError, split_valid, summarize
 from training.correction import corrected_challenger
 from training.data import load_training_data
 from training.pipeline import evaluate, split_holdout
@@ -150,13 +150,15 @@ def retrain(settings: Settings, *, reason: str, progress: Progress | None = None
     outcome = RetrainOutcome(reason=reason, production_rows=len(production), invalid_rows=0)
     if len(production):
         try:
-            valid, issues = split_valid(production, settings, with_target=True, source="feedback")
+            valid, issues = split_valid(
+                production, settings, with_target=True, source=DataSource("feedback")
+            )
         except DataValidationError as exc:
             raise RetrainError(f"production rows unusable: {exc}", exit_codes.BAD_INPUT) from exc
         invalid = {issue.row for issue in issues}
         outcome.invalid_rows = len(invalid)
         if issues:
-            outcome.notes.append(summarize("labelled production rows", issues))
+            outcome.notes.append(summarize(DataSource("labelled production rows"), issues))
         valid["created_at"] = production.loc[valid.index, "created_at"]
         production = valid
     champion_model = bundle.load_model(settings, champion)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from housing import bundle, registry
 from housing.config import Settings
-from housing.validation import CSV_LINES, ValidationIssue, read_csv, split_valid
+from housing.validation import DataSource, ValidationIssue, read_csv, split_valid
 
 PRICE_COLUMNS = ("price", "price_low", "price_high")
 ERROR_COLUMN = "error"
@@ -39,9 +39,7 @@ def score_csv(settings: Settings, source: Path, output: Path) -> ScoringResult:
     is no champion. The target column, if present, is ignored.
     """
     frame = read_csv(source)
-    valid, issues = split_valid(
-        frame, settings, with_target=False, source=str(source), labels=CSV_LINES
-    )
+    valid, issues = split_valid(frame, settings, with_target=False, source=DataSource.csv(source))
     champion = registry.get_champion(settings)
     if champion is None:
         raise registry.RegistryError("there is no champion model yet: run `housing train` first")

@@ -108,17 +108,11 @@ def _inside(value: Any, dimension: SearchDimension) -> bool:
     return isinstance(value, int | float) and dimension.low <= value <= dimension.high
 
 
-def tune(
-    settings: Settings,
-    *,
-    trials: int | None = None,
-    timeout_s: float | None = None,
-    folds: int | None = None,
-    on_trial: TrialCallback | None = None,
-) -> TuningResult:
+def tune(settings: Settings, on_trial: TrialCallback | None = None) -> TuningResult:
     """Search ``tuning.space`` by CV on the training part; log every trial to MLflow.
 
-    ``trials``/``timeout_s``/``folds`` override ``tuning.trials``/``timeout_s``/``cv_folds``.
+    The budget is ``tuning.trials``/``timeout_s``/``cv_folds``; the CLI's options override
+    them in the settings it passes, like every other setting.
     The configured parameters are trial 0 (when they lie inside the space), so the best trial
     is never worse than what ships, by the CV that judges them all.
     """
@@ -127,9 +121,9 @@ def tune(
 
     check_space(settings)
     tuning = settings.tuning
-    trials = trials or tuning.trials
-    timeout_s = timeout_s if timeout_s is not None else tuning.timeout_s
-    folds = folds or tuning.cv_folds or settings.split.cv_folds
+    trials = tuning.trials
+    timeout_s = tuning.timeout_s
+    folds = tuning.cv_folds or settings.split.cv_folds
     data = load_training_data(settings)
     train, _holdout = split_holdout(data.frame, settings)  # the holdout is never looked at
     base = dict(settings.model.params)

@@ -20,8 +20,8 @@ import pytest
 
 from housing.config import Settings, load_config
 from housing.run_summary import Status
-from monitoring.analysis import ErrorSample, analyse
-from monitoring.performance import judge_performance
+from monitoring.analysis import analyse
+from monitoring.performance import ErrorSample, judge_performance
 from monitoring.verdict import Verdict, decide
 from monitoring.window import ACTUAL, HIGH, LOW, PREDICTION
 from tests.fixtures.training import CONFIG

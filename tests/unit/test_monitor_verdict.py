@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from housing.exit_codes import RETRAIN
-from monitoring.analysis import analyse, is_drifted
+from monitoring.analysis import analyse
+from monitoring.columns import is_drifted
 from monitoring.verdict import Status, decide
 from monitoring.window import ACTUAL, HIGH, LOW, PREDICTION
 from tests.fixtures.monitoring import monitoring_settings

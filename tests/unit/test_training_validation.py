@@ -10,7 +10,7 @@ import pytest
 
 from housing.config import Settings, load_config
 from housing.validation import (
-    CSV_LINES,
+    DataSource,
     DataValidationError,
     check_frame,
     load_csv,
@@ -122,10 +122,12 @@ def test_split_valid_keeps_good_rows_and_reports_bad_ones(
     bad = rows.copy()
     bad.loc[7, "population"] = "many"
     bad.loc[9, "population"] = "0"
-    valid, issues = split_valid(bad, settings, with_target=False, labels=CSV_LINES)
+    valid, issues = split_valid(
+        bad, settings, with_target=False, source=DataSource.csv("houses.csv")
+    )
     assert len(valid) == len(rows) - 2
     assert 7 not in valid.index and 9 not in valid.index
-    assert [issue.describe(CSV_LINES) for issue in issues] == [
+    assert [issue.describe(DataSource.csv("houses.csv")) for issue in issues] == [
         "line 9, column 'population': 'many' is not a number",
         "line 11, column 'population': 0 is below the minimum 1",
     ]
