@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from housing.config import RefusalsConfig, Settings
 from housing.run_summary import (
     Check,
-    ColumnDriftFigure,
     DriftSummary,
     PerformanceSummary,
     RefusalSummary,
@@ -25,7 +24,7 @@ from housing.run_summary import (
 )
 from housing.store.refusals import WITH_REQUEST
 from monitoring.analysis import Analysis
-from monitoring.columns import ColumnDrift, column_checks
+from monitoring.drift import judge_drift
 from monitoring.performance import judge_performance
 
 __all__ = ["Status", "Verdict", "decide"]
@@ -52,10 +51,6 @@ class Verdict:
         return self.status.exit_code
 
 
-def _figure(column: ColumnDrift) -> ColumnDriftFigure:
-    return ColumnDriftFigure.model_validate(column, from_attributes=True)
-
-
 # Reasons of refusal named in the verdict's text, most records first.
 _NAMED_REFUSAL_REASONS = 3
 
@@ -80,61 +75,13 @@ def refusal_check(refusals: RefusalSummary, rules: RefusalsConfig) -> Check | No
     )
 
 
-def judge_drift(
-    analysis: Analysis | None, rows: int, settings: Settings
-) -> tuple[DriftSummary, list[str]]:
-    rules = settings.monitoring.drift
-    base = {
-        "num_method": rules.num_method,
-        "cat_method": rules.cat_method,
-        "share_threshold": rules.share_threshold,
-        "skipped_columns": analysis.skipped_columns if analysis else [],
-    }
-    if analysis is None or rows < rules.min_rows:
-        return DriftSummary(status=Status.INSUFFICIENT_DATA, **base), [
-            f"drift not judged: {rows} rows in the window, at least {rules.min_rows} needed"
-        ]
-    features = analysis.feature_drift
-    drifted = [c.column for c in features if c.drifted]
-    share = analysis.drift_share
-    checks = column_checks(features, analysis.quality, settings)
-    reasons = []
-    if share >= rules.share_threshold:
-        reasons.append(
-            f"{len(drifted)} of {len(features)} features drifted "
-            f"(share {share:.2f} >= {rules.share_threshold:.2f}): {', '.join(drifted)}"
-        )
-    reasons.extend(c.text for c in checks if c.breached)
-    prediction = analysis.prediction_drift
-    if rules.include_prediction and prediction is not None and prediction.drifted:
-        reasons.append(
-            f"predicted price drifted ({prediction.method} {prediction.score:.3f}, "
-            f"threshold {prediction.threshold:g})"
-        )
-    summary = DriftSummary(
-        status=Status.DRIFT if reasons else Status.HEALTHY,
-        **base,
-        share=share,
-        features_compared=len(features),
-        columns=[_figure(c) for c in features],
-        prediction=_figure(prediction) if prediction else None,
-        column_checks=checks,
-    )
-    if reasons:
-        return summary, reasons
-    return summary, [
-        f"{len(drifted)} of {len(features)} features drifted (share {share:.2f} below "
-        f"{rules.share_threshold:.2f}); no single-column fault"
-    ]
-
-
 def decide(
     analysis: Analysis | None,
     rows: int,
     settings: Settings,
     refusals: RefusalSummary | None = None,
 ) -> Verdict:
-    drift, drift_reasons = judge_drift(analysis, rows, settings)
+    drift, drift_reasons = judge_drift(analysis.drift if analysis else None, rows, settings)
     refused_reasons: list[str] = []
     if refusals is not None:
         check = refusal_check(refusals, settings.monitoring.refusals)

@@ -41,11 +41,11 @@ def test_same_distribution_with_labels_is_healthy(housing_rows, reference, setti
     analysis, verdict = _verdict(_window(housing_rows, 500), reference, settings)
     assert verdict.status is Status.HEALTHY
     assert verdict.exit_code == 0
-    assert analysis.drift_share < settings.monitoring.drift.share_threshold
+    assert analysis.drift.drift_share < settings.monitoring.drift.share_threshold
     assert verdict.performance.labelled == 500 and verdict.performance.min_labels < 500
     checks = {c.name for c in verdict.performance.checks}
     assert checks == {"bias", "rms_log_error_ratio", "coverage"}
-    assert {c.method for c in analysis.columns} == {"wasserstein", "jensenshannon"}
+    assert {c.method for c in analysis.drift.columns} == {"wasserstein", "jensenshannon"}
 
 
 def test_shifted_features_and_prices_is_drift(housing_rows, reference, settings) -> None:
@@ -57,7 +57,7 @@ def test_shifted_features_and_prices_is_drift(housing_rows, reference, settings)
     assert verdict.status is Status.DRIFT
     assert verdict.exit_code == RETRAIN
     assert verdict.performance_check is Status.INSUFFICIENT_DATA
-    assert analysis.prediction_drift is not None and analysis.prediction_drift.drifted
+    assert analysis.drift.prediction_drift is not None and analysis.drift.prediction_drift.drifted
     assert any("median_income" in reason for reason in verdict.reasons)
 
 
@@ -112,8 +112,8 @@ def test_empty_column_is_skipped_not_fatal(housing_rows, reference, settings) ->
     current = _window(housing_rows, 500)
     current["total_bedrooms"] = np.nan
     analysis, verdict = _verdict(current, reference, settings)
-    assert analysis.skipped_columns == ["total_bedrooms"]
-    assert "total_bedrooms" not in {c.column for c in analysis.columns}
+    assert analysis.drift.skipped_columns == ["total_bedrooms"]
+    assert "total_bedrooms" not in {c.column for c in analysis.drift.columns}
     assert any("total_bedrooms missing in 100.0% of rows" in r for r in verdict.reasons)
 
 
