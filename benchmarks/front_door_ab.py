@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> None:
             urls[name] = stack.enter_context(
                 server_process(_serve_command(tree, port), server_env, port, work / f"{name}.log")
             )
-            answer = httpx.post(urls[name] + "/predict", content=first[1],
+            any_body = first[args.records[0]]
+            answer = httpx.post(urls[name] + "/predict", content=any_body,
                                 headers={"Content-Type": "text/plain"}, timeout=30)  # fmt: skip
             print(f"{name} ({tree}): text/plain POST /predict -> {answer.status_code}", flush=True)
         for round_index in range(args.rounds):
