@@ -132,151 +132,154 @@ def retrain_once(settings: Settings, *, reason: str, build: bool | None) -> int:
     return exit_codes.HEALTHY
 
 
+def monitor(  # noqa: PLR0917 - typer maps parameters to options
+    ctx: typer.Context,
+    since: Annotated[
+        str | None, typer.Option(help="Window start, ISO-8601 (UTC when no zone).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Window end (exclusive), ISO-8601.")] = None,
+    last: Annotated[
+        int | None, typer.Option(help="Only the latest N predictions (with or without times).")
+    ] = None,
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="Retrain when the verdict is drift/degraded.")
+    ] = False,
+    build: BuildOption = None,
+) -> None:
+    """Compare a window of the prediction log with the champion's reference.
+
+    Exit 0 healthy or insufficient data, 3 retrain recommended, 2 bad input, 1 failure.
+    """
+    settings = settings_of(ctx)
+    try:
+        code = monitor_once(
+            settings, since=since, until=until, last=last, retrain=retrain, build=build
+        )
+    except typer.Exit:
+        raise
+    except Exception as exc:  # one line, never a traceback, for automation
+        fail(f"monitor failed: {type(exc).__name__}: {exc}", exit_codes.FAILURE)
+    raise typer.Exit(code)
+
+
+def retrain_command(
+    ctx: typer.Context,
+    reason: Annotated[str, typer.Option(help="Why: recorded in MLflow.")] = "manual",
+    build: BuildOption = None,
+) -> None:
+    """Train a challenger on base data + labelled production rows; promote if it wins."""
+    settings = settings_of(ctx)
+    try:
+        code = retrain_once(settings, reason=reason, build=build)
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        fail(f"retrain failed: {type(exc).__name__}: {exc}", exit_codes.FAILURE)
+    raise typer.Exit(code)
+
+
+def schedule(
+    ctx: typer.Context,
+    now: Annotated[bool, typer.Option("--now", help="Run once right away, then on time.")] = False,
+) -> None:
+    """Run the monitor on the configured interval/cron until SIGTERM (jobs in the log DB)."""
+    import logging
+
+    from monitoring.scheduler import run_until_signalled
+
+    settings = settings_of(ctx)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    def announce(scheduler: object) -> None:
+        job = scheduler.get_job("housing-monitor")  # type: ignore[attr-defined]
+        console.print(f"scheduler started; next monitor run at {job.next_run_time}")
+
+    try:
+        run_until_signalled(settings, settings.source, run_now=now, on_start=announce)
+    except Exception as exc:
+        fail(f"scheduler failed: {type(exc).__name__}: {exc}", exit_codes.FAILURE)
+
+
+def ui(
+    ctx: typer.Context,
+    port: Annotated[
+        int | None, typer.Option(help="Port of the Evidently UI (default monitoring.ui_port).")
+    ] = None,
+) -> None:
+    """Open the Evidently UI on the local workspace (127.0.0.1) with every past run.
+
+    The command becomes ``evidently ui`` (exec, same PID): a SIGTERM or Ctrl-C meant for
+    ``housing ui`` reaches the server itself, so nothing is left listening on the port.
+    """
+    import os
+    import shutil
+    import sys
+
+    settings = settings_of(ctx)
+    port = port or settings.monitoring.ui_port
+    workspace = settings.monitoring.workspace_dir
+    if not workspace.is_dir():
+        fail(f"no Evidently workspace at {workspace} yet: run `housing monitor` first")
+    executable = shutil.which("evidently") or str(Path(sys.executable).with_name("evidently"))
+    console.print(
+        f"Evidently UI on http://127.0.0.1:{port} (workspace {workspace}); "
+        f"run index: {settings.monitoring.reports_dir / 'index.html'}"
+    )
+    command = [executable, "ui", "--workspace", str(workspace), "--host", "127.0.0.1"]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(executable, [*command, "--port", str(port)])
+    except OSError as exc:
+        fail(f"cannot start {executable}: {exc.strerror or exc}", exit_codes.FAILURE)
+
+
+def simulate(  # noqa: PLR0917 - typer maps parameters to options
+    ctx: typer.Context,
+    scenario: Annotated[
+        str, typer.Option(help="Named scenario from simulator.scenarios.")
+    ] = "baseline",
+    rows: Annotated[int, typer.Option(min=1, help="Houses to price.")] = 500,
+    url: Annotated[str | None, typer.Option(help="Service URL (default from config).")] = None,
+    feedback_fraction: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Share of houses given feedback.")
+    ] = None,
+    delay: Annotated[
+        float | None, typer.Option(min=0.0, help="Seconds before feedback is sent.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the houses drawn.")] = None,
+) -> None:
+    """Send real traffic from held-out houses to a running service, then feedback."""
+    from monitoring.simulator import SimulationError
+    from monitoring.simulator import simulate as run_simulation
+
+    settings = settings_of(ctx)
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(f"scenario {scenario}", total=None)
+        try:
+            result = run_simulation(
+                settings,
+                scenario,
+                rows,
+                url=url,
+                feedback_fraction=feedback_fraction,
+                feedback_delay_s=delay,
+                seed=seed,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        except SimulationError as exc:
+            fail(str(exc), exit_codes.BAD_INPUT)
+        except Exception as exc:
+            fail(f"simulation failed: {type(exc).__name__}: {exc}", exit_codes.FAILURE)
+    console.print(result.describe())
+    if result.failed_requests:
+        raise typer.Exit(exit_codes.FAILURE)
+
+
 def register(app: typer.Typer) -> None:
     """Add the monitoring commands to ``app``."""
-
-    @app.command()
-    def monitor(  # noqa: PLR0917 - typer maps parameters to options
-        ctx: typer.Context,
-        since: Annotated[
-            str | None, typer.Option(help="Window start, ISO-8601 (UTC when no zone).")
-        ] = None,
-        until: Annotated[str | None, typer.Option(help="Window end (exclusive), ISO-8601.")] = None,
-        last: Annotated[
-            int | None, typer.Option(help="Only the latest N predictions (with or without times).")
-        ] = None,
-        retrain: Annotated[
-            bool, typer.Option("--retrain", help="Retrain when the verdict is drift/degraded.")
-        ] = False,
-        build: BuildOption = None,
-    ) -> None:
-        """Compare a window of the prediction log with the champion's reference.
-
-        Exit 0 healthy or insufficient data, 3 retrain recommended, 2 bad input, 1 failure.
-        """
-        settings = settings_of(ctx)
-        try:
-            code = monitor_once(
-                settings, since=since, until=until, last=last, retrain=retrain, build=build
-            )
-        except typer.Exit:
-            raise
-        except Exception as exc:  # one line, never a traceback, for automation
-            fail(f"monitor failed: {type(exc).__name__}: {exc}", exit_codes.FAILURE)
-        raise typer.Exit(code)
-
-    @app.command(name="retrain")
-    def retrain_command(
-        ctx: typer.Context,
-        reason: Annotated[str, typer.Option(help="Why: recorded in MLflow.")] = "manual",
-        build: BuildOption = None,
-    ) -> None:
-        """Train a challenger on base data + labelled production rows; promote if it wins."""
-        settings = settings_of(ctx)
-        try:
-            code = retrain_once(settings, reason=reason, build=build)
-        except typer.Exit:
-            raise
-        except Exception as exc:
-            fail(f"retrain failed: {type(exc).__name__}: {exc}", exit_codes.FAILURE)
-        raise typer.Exit(code)
-
-    @app.command()
-    def schedule(
-        ctx: typer.Context,
-        now: Annotated[
-            bool, typer.Option("--now", help="Run once right away, then on time.")
-        ] = False,
-    ) -> None:
-        """Run the monitor on the configured interval/cron until SIGTERM (jobs in the log DB)."""
-        import logging
-
-        from monitoring.scheduler import run_until_signalled
-
-        settings = settings_of(ctx)
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-
-        def announce(scheduler: object) -> None:
-            job = scheduler.get_job("housing-monitor")  # type: ignore[attr-defined]
-            console.print(f"scheduler started; next monitor run at {job.next_run_time}")
-
-        try:
-            run_until_signalled(settings, settings.source, run_now=now, on_start=announce)
-        except Exception as exc:
-            fail(f"scheduler failed: {type(exc).__name__}: {exc}", exit_codes.FAILURE)
-
-    @app.command()
-    def ui(
-        ctx: typer.Context,
-        port: Annotated[
-            int | None, typer.Option(help="Port of the Evidently UI (default monitoring.ui_port).")
-        ] = None,
-    ) -> None:
-        """Open the Evidently UI on the local workspace (127.0.0.1) with every past run.
-
-        The command becomes ``evidently ui`` (exec, same PID): a SIGTERM or Ctrl-C meant for
-        ``housing ui`` reaches the server itself, so nothing is left listening on the port.
-        """
-        import os
-        import shutil
-        import sys
-
-        settings = settings_of(ctx)
-        port = port or settings.monitoring.ui_port
-        workspace = settings.monitoring.workspace_dir
-        if not workspace.is_dir():
-            fail(f"no Evidently workspace at {workspace} yet: run `housing monitor` first")
-        executable = shutil.which("evidently") or str(Path(sys.executable).with_name("evidently"))
-        console.print(
-            f"Evidently UI on http://127.0.0.1:{port} (workspace {workspace}); "
-            f"run index: {settings.monitoring.reports_dir / 'index.html'}"
-        )
-        command = [executable, "ui", "--workspace", str(workspace), "--host", "127.0.0.1"]
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            os.execv(executable, [*command, "--port", str(port)])
-        except OSError as exc:
-            fail(f"cannot start {executable}: {exc.strerror or exc}", exit_codes.FAILURE)
-
-    @app.command()
-    def simulate(  # noqa: PLR0917 - typer maps parameters to options
-        ctx: typer.Context,
-        scenario: Annotated[
-            str, typer.Option(help="Named scenario from simulator.scenarios.")
-        ] = "baseline",
-        rows: Annotated[int, typer.Option(min=1, help="Houses to price.")] = 500,
-        url: Annotated[str | None, typer.Option(help="Service URL (default from config).")] = None,
-        feedback_fraction: Annotated[
-            float | None, typer.Option(min=0.0, max=1.0, help="Share of houses given feedback.")
-        ] = None,
-        delay: Annotated[
-            float | None, typer.Option(min=0.0, help="Seconds before feedback is sent.")
-        ] = None,
-        seed: Annotated[int | None, typer.Option(help="Seed of the houses drawn.")] = None,
-    ) -> None:
-        """Send real traffic from held-out houses to a running service, then feedback."""
-        from monitoring.simulator import SimulationError
-        from monitoring.simulator import simulate as run_simulation
-
-        settings = settings_of(ctx)
-        with Progress(console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task(f"scenario {scenario}", total=None)
-            try:
-                result = run_simulation(
-                    settings,
-                    scenario,
-                    rows,
-                    url=url,
-                    feedback_fraction=feedback_fraction,
-                    feedback_delay_s=delay,
-                    seed=seed,
-                    progress=lambda done, total: progress.update(task, completed=done, total=total),
-                )
-            except SimulationError as exc:
-                fail(str(exc), exit_codes.BAD_INPUT)
-            except Exception as exc:
-                fail(f"simulation failed: {type(exc).__name__}: {exc}", exit_codes.FAILURE)
-        console.print(result.describe())
-        if result.failed_requests:
-            raise typer.Exit(exit_codes.FAILURE)
+    app.command("monitor")(monitor)
+    app.command("retrain")(retrain_command)
+    app.command("schedule")(schedule)
+    app.command("ui")(ui)
+    app.command("simulate")(simulate)
