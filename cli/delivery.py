@@ -79,7 +79,5 @@ def containerize(  # noqa: PLR0917 - typer maps parameters to options
         typer.echo(name)
 
 
-def register(app: typer.Typer) -> None:
-    """Add this package's commands to ``app``."""
-    app.command("build")(build)
-    app.command("containerize")(containerize)
+# Registered by cli.main, in this order, each under its function's name.
+COMMANDS = (build, containerize)

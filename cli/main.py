@@ -47,5 +47,8 @@ def main(
     ctx.obj = settings
 
 
+# Each command under its function's name, in the order `housing --help` lists them.
 for group in (training, serving, monitoring, delivery):
-    group.register(app)
+    for command in group.COMMANDS:
+        app.command()(command)
+app.add_typer(training.shadow_app, name="shadow")

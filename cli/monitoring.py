@@ -162,7 +162,7 @@ def monitor(  # noqa: PLR0917 - typer maps parameters to options
     raise typer.Exit(code)
 
 
-def retrain_command(
+def retrain(
     ctx: typer.Context,
     reason: Annotated[str, typer.Option(help="Why: recorded in MLflow.")] = "manual",
     build: BuildOption = None,
@@ -276,10 +276,5 @@ def simulate(  # noqa: PLR0917 - typer maps parameters to options
         raise typer.Exit(exit_codes.FAILURE)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the monitoring commands to ``app``."""
-    app.command("monitor")(monitor)
-    app.command("retrain")(retrain_command)
-    app.command("schedule")(schedule)
-    app.command("ui")(ui)
-    app.command("simulate")(simulate)
+# Registered by cli.main, in this order, each under its function's name.
+COMMANDS = (monitor, retrain, schedule, ui, simulate)

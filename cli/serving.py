@@ -98,6 +98,5 @@ def serve(
     os.execvpe(command[0], command, environ)
 
 
-def register(app: typer.Typer) -> None:
-    """Add this package's commands to ``app``."""
-    app.command()(serve)
+# Registered by cli.main under its function's name.
+COMMANDS = (serve,)

@@ -482,13 +482,5 @@ def tune(
     print(change)
 
 
-def register(app: typer.Typer) -> None:
-    """Add this package's commands to ``app``."""
-    app.command("train")(train)
-    app.command("models")(models)
-    app.command("prune")(prune)
-    app.command("tune")(tune)
-    app.command("promote")(promote)
-    app.command("rollback")(rollback)
-    app.command("predict")(predict)
-    app.add_typer(shadow_app, name="shadow")
+# Registered by cli.main, in this order, each under its function's name.
+COMMANDS = (train, models, prune, tune, promote, rollback, predict)
