@@ -18,9 +18,9 @@ class MlflowConfig(Section):
     )
     artifact_location: ProjectPath | None = Field(
         default=None,
-        description="where runs store artifacts when the tracking URI is local (set on the "
-        "experiments when they are first created); null: the tracking store's default, as "
-        "with an MLflow server that stores the artifacts itself",
+        description="folder of the runs' artifacts, set on each experiment when it is first "
+        "created, whatever the tracking URI (meant for a local sqlite:/// store); null: the "
+        "tracking store's default, as with an MLflow server that stores the artifacts itself",
     )
     experiment: str = Field(
         min_length=1, description="MLflow experiment of training, tuning and retraining runs"
