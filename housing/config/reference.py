@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import inspect
 import math
-import re
 import sys
 import types
 import typing
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
@@ -92,8 +92,7 @@ class _Place:
 
     def entry(self) -> _Place:
         """The place of any entry of a mapping of sections: ``features.<name>``."""
-        env = None if self.env_parts is None else (*self.env_parts, NAME)
-        return _Place((*self.parts, NAME), env, self.list_env)
+        return self.child(NAME)
 
     def item(self) -> _Place:
         """The place of any item of a list of sections, set by the whole list's variable."""
@@ -207,34 +206,24 @@ def _own_metadata(info: FieldInfo) -> tuple[Any, list[Any]]:
     return bases[0], metadata
 
 
-def _yaml(value: Any) -> str:
-    """A default as YAML shows it: ``null``, ``true``, ``0.5``, ``[GET, POST]``, ``{}``."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float) and math.isinf(value):
-        return ".inf" if value > 0 else "-.inf"
-    if isinstance(value, int | float):
-        return repr(value)
+def _plain(value: Any) -> Any:
+    """``value`` as the plain data YAML dumps: models as their non-default keys, paths as text."""
     if isinstance(value, BaseModel):
-        return _yaml(value.model_dump(exclude_defaults=True))
+        return _plain(value.model_dump(exclude_defaults=True))
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{key}: {_yaml(item)}" for key, item in value.items()) + "}"
+        return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_yaml(item) for item in value) + "]"
-    text = str(value)
-    plain = re.fullmatch(r"[\w./][\w ./:+-]*", text) and not _yaml_scalar(text)
-    return text if plain else '"' + text.replace('"', '\\"') + '"'
+        return [_plain(item) for item in value]
+    return str(value) if isinstance(value, Path) else value
 
 
-def _yaml_scalar(text: str) -> bool:
-    """Whether plain ``text`` would read back as a number, boolean or null, not a string."""
-    try:
-        float(text)
-    except ValueError:
-        return text.lower() in ("true", "false", "null", "yes", "no", "on", "off", "~")
-    return True
+def _yaml(value: Any) -> str:
+    """A default as the loader's own YAML library writes it (flow style, one line), so a string
+    that would read back as a number, boolean, null or date is quoted exactly when it must be."""
+    text = yaml.safe_dump(
+        _plain(value), default_flow_style=True, width=math.inf, sort_keys=False, allow_unicode=True
+    )
+    return text.strip().removesuffix("...").strip()
 
 
 def _default(info: FieldInfo) -> str:
